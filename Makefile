@@ -1,0 +1,40 @@
+# Everything bootstraps from Python 3.11+ and make: the virtual environment, uv, the locked packages.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+export TREMPLIN_DATA_DIR ?= $(abspath ../shared/data)
+DEMO_DIR := var/demo
+DEMO_DATE ?= 2026-11-23
+
+.PHONY: venv demo test check bench lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+lock:
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+
+demo: $(STAMP)
+	$(BIN)/python -m tremplin.demo --out $(DEMO_DIR) --date $(DEMO_DATE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+check: $(STAMP)
+	$(BIN)/ruff check tremplin matching connectors dags tests
+	$(BIN)/ruff format --check tremplin matching connectors dags tests
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/tremplin bench --out bench/results.json
+
+clean:
+	rm -rf $(VENV) var .airflow

@@ -1,0 +1,5 @@
+-- select_matches: one night's matches
+select *
+from matches
+where run_date = $run_date
+order by seeker_id, rank

@@ -1,0 +1,33 @@
+-- upsert_vacancies: load validated vacancies; a row replaces the stored one only when it is newer
+with staged as (
+    select * from staged_vacancies
+),
+
+final as (
+    select
+        vacancy_id, title, rome_code, commune, latitude, longitude, contract_type, working_time,
+        skill_codes, required_skill_codes, licence_required, experience_required_months,
+        qualification_code, positions, updated_at,
+        $source_file as source_file
+    from staged
+)
+
+insert into vacancies
+select * from final
+on conflict (vacancy_id) do update set
+    title = excluded.title,
+    rome_code = excluded.rome_code,
+    commune = excluded.commune,
+    latitude = excluded.latitude,
+    longitude = excluded.longitude,
+    contract_type = excluded.contract_type,
+    working_time = excluded.working_time,
+    skill_codes = excluded.skill_codes,
+    required_skill_codes = excluded.required_skill_codes,
+    licence_required = excluded.licence_required,
+    experience_required_months = excluded.experience_required_months,
+    qualification_code = excluded.qualification_code,
+    positions = excluded.positions,
+    updated_at = excluded.updated_at,
+    source_file = excluded.source_file
+where excluded.updated_at > vacancies.updated_at

@@ -1,0 +1,31 @@
+"""Shared fixtures: the reference data from ../shared/data and per-test stores under tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from connectors.reference import Reference, cached_reference
+from tremplin.settings import PROJECT_ROOT, Settings
+
+SHARED_DATA = Path(os.environ.get("TREMPLIN_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
+REAL_OFFERS = SHARED_DATA / "offers" / "france_travail_offres_ardeche_2025-05.jsonl"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (SHARED_DATA / "rome").is_dir():
+        pytest.fail(f"reference data not found at {SHARED_DATA}; set TREMPLIN_DATA_DIR")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def reference(data_dir: Path) -> Reference:
+    return cached_reference(str(data_dir))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, data_dir: Path) -> Settings:
+    return Settings.from_env({}, data_dir=data_dir, home=tmp_path / "home")

@@ -1,0 +1,154 @@
+"""Ingest: validation with file, line and field; upsert where the newest wins; re-runs change nothing."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors.warehouse import Warehouse
+from tests.conftest import REAL_OFFERS
+from tremplin import pipeline
+from tremplin.errors import InputFileError
+from tremplin.settings import Settings
+
+NIGHT = date(2026, 11, 23)
+HEADER = (
+    "seeker_id,mobile,commune,radius_km,occupations,skills,contract_types,working_time,driving_licence,"
+    "experience_months,sms_consent,preferred_channel,agency_id,updated_at,gender,birth_year,disability"
+)
+GOOD_1 = (
+    "S1,06 39 98 12 34,07010,30,D1214|vendeuse en boulangerie,100341|300375,CDI|CDD,full_time,true,24,"
+    "true,none,FT-07-01,2026-11-01T10:00:00Z,F,1990,false"
+)
+GOOD_2 = "S2,,75056,,M1607,,,any,,0,false,counsellor,FT-75-01,2026-11-02,M,1985,"
+BAD_COMMUNE = "S3,0639981235,99999,30,D1214,,,any,false,0,true,none,FT-07-01,2026-11-01T10:00:00Z,,,"
+BAD_PHONE_AND_DATE = "S4,06 12,07010,30,D1214,,,any,false,0,true,none,FT-07-01,yesterday,,,"
+
+
+def write_inbox(settings: Settings, *seeker_lines: str, offers: bool = True) -> Path:
+    day = settings.inbox / NIGHT.isoformat()
+    day.mkdir(parents=True, exist_ok=True)
+    (day / "seekers.csv").write_text("\n".join([HEADER, *seeker_lines]) + "\n", encoding="utf-8")
+    if offers:
+        shutil.copy(REAL_OFFERS, day / "offres.jsonl")
+    return day
+
+
+def tables(settings: Settings) -> dict[str, pl.DataFrame]:
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        return {
+            name: wh.table(name).sort(pl.all())
+            for name in ("seekers", "seeker_protected", "vacancies", "quarantine", "ingest_stats")
+        }
+
+
+def test_bad_rows_are_quarantined_with_file_line_field(settings: Settings) -> None:
+    write_inbox(settings, GOOD_1, GOOD_2, BAD_COMMUNE, BAD_PHONE_AND_DATE)
+    result = pipeline.ingest(settings, NIGHT)
+    seekers_stats = next(f for f in result["files"] if f["kind"] == "seekers")
+    assert seekers_stats == {
+        "file": "seekers.csv",
+        "kind": "seekers",
+        "rows_read": 4,
+        "rows_loaded": 2,
+        "rows_quarantined": 2,
+    }
+    t = tables(settings)
+    q = t["quarantine"].select("file", "line", "field").sort("line", "field").rows()
+    # header is line 1: S3 is on line 4, S4 on line 5
+    assert q == [
+        ("seekers.csv", 4, "commune"),
+        ("seekers.csv", 5, "mobile"),
+        ("seekers.csv", 5, "updated_at"),
+    ]
+    seekers = t["seekers"].sort("seeker_id")
+    assert seekers["seeker_id"].to_list() == ["S1", "S2"]
+    assert seekers["mobile"].to_list() == ["+33639981234", None]
+    assert seekers.row(0, named=True)["occupations"] == ["D1214", "vendeuse en boulangerie"]
+    assert seekers.row(1, named=True)["radius_km"] == settings.default_radius_km
+    # protected attributes are in their own table, not in the profiles
+    assert "gender" not in seekers.columns
+    assert t["seeker_protected"].sort("seeker_id")["gender"].to_list() == ["F", "M"]
+    assert t["vacancies"].height == 150
+
+
+def test_the_same_night_twice_leaves_the_warehouse_unchanged(settings: Settings) -> None:
+    write_inbox(settings, GOOD_1, GOOD_2, BAD_COMMUNE)
+    pipeline.ingest(settings, NIGHT)
+    first = tables(settings)
+    pipeline.ingest(settings, NIGHT)
+    second = tables(settings)
+    for name, frame in first.items():
+        assert frame.equals(second[name]), name
+
+
+def test_newest_updated_at_wins(settings: Settings) -> None:
+    write_inbox(settings, GOOD_1, offers=False)
+    pipeline.ingest(settings, NIGHT)
+    older = GOOD_1.replace("2026-11-01T10:00:00Z", "2026-10-01T10:00:00Z").replace(",30,", ",80,")
+    newer = GOOD_1.replace("2026-11-01T10:00:00Z", "2026-11-05T10:00:00Z").replace(",30,", ",50,")
+    write_inbox(settings, older, offers=False)
+    pipeline.ingest(settings, NIGHT)
+    assert tables(settings)["seekers"]["radius_km"].to_list() == [30.0]
+    write_inbox(settings, newer, offers=False)
+    pipeline.ingest(settings, NIGHT)
+    assert tables(settings)["seekers"]["radius_km"].to_list() == [50.0]
+
+
+def test_missing_required_column_names_file_and_column(settings: Settings) -> None:
+    day = write_inbox(settings, offers=False)
+    (day / "seekers.csv").write_text("seeker_id,mobile\nS1,0639981234\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"seekers\.csv, line 1: missing required column\(s\): commune"):
+        pipeline.ingest(settings, NIGHT)
+
+
+def test_unreadable_file_stops_with_its_name(settings: Settings) -> None:
+    day = write_inbox(settings, GOOD_1, offers=False)
+    (day / "vacancies.parquet").write_bytes(b"this is not parquet")
+    with pytest.raises(InputFileError, match=r"vacancies\.parquet: unreadable parquet file"):
+        pipeline.ingest(settings, NIGHT)
+
+
+def test_broken_json_line_is_quarantined_and_the_rest_loads(settings: Settings) -> None:
+    day = write_inbox(settings, GOOD_1, offers=False)
+    lines = REAL_OFFERS.read_text(encoding="utf-8").splitlines()[:3]
+    lines.insert(1, '{"id": "broken", ')
+    (day / "offres.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pipeline.ingest(settings, NIGHT)
+    t = tables(settings)
+    assert t["vacancies"].height == 3
+    q = t["quarantine"].filter(pl.col("file") == "offres.jsonl")
+    assert q.select("line", "field").rows() == [(2, "*")]
+    assert q["reason"].item().startswith("invalid JSON")
+
+
+def test_vacancies_from_csv_and_parquet_agree(settings: Settings, tmp_path: Path) -> None:
+    rows = {
+        "vacancy_id": ["V1", "V2"],
+        "title": ["Vendeur", "Boulanger"],
+        "rome_code": ["D1214", "D1102"],
+        "commune": ["07010", "07186"],
+        "contract_type": ["CDI", "CDD"],
+        "working_time": ["full_time", "part_time"],
+        "skill_codes": ["100341|300375", ""],
+        "required_skill_codes": ["100341", ""],
+        "positions": ["2", ""],
+        "updated_at": ["2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"],
+    }
+    day = write_inbox(settings, GOOD_1, offers=False)
+    pl.DataFrame(rows).write_csv(day / "vacancies.csv")
+    pipeline.ingest(settings, NIGHT)
+    from_csv = tables(settings)["vacancies"].drop("source_file")
+    other = Settings.from_env({}, data_dir=settings.data_dir, home=tmp_path / "other")
+    day2 = write_inbox(other, GOOD_1, offers=False)
+    pl.DataFrame(rows).write_parquet(day2 / "vacancies.parquet")
+    pipeline.ingest(other, NIGHT)
+    from_parquet = tables(other)["vacancies"].drop("source_file")
+    assert from_csv.equals(from_parquet)
+    v1 = from_csv.filter(pl.col("vacancy_id") == "V1").row(0, named=True)
+    assert v1["positions"] == 2
+    assert v1["required_skill_codes"] == ["100341"]

@@ -1,0 +1,149 @@
+"""Hand-computed scores: every expected value below is worked out in the comments."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from matching import columns as c
+from matching.geo import EARTH_RADIUS_KM, haversine_km
+from matching.score import MOBILITY, OTHER, SAME_SHEET, score_matches
+
+LAT, LON = 45.0, 4.0
+KM_PER_DEG_LAT = EARTH_RADIUS_KM * math.pi / 180  # a pure latitude shift of 1 degree, in km
+
+
+def north(km: float) -> float:
+    return LAT + km / KM_PER_DEG_LAT
+
+
+def seeker(**over: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        c.SEEKER_ID: "S1",
+        c.LATITUDE: LAT,
+        c.LONGITUDE: LON,
+        c.RADIUS_KM: 30.0,
+        c.ROME_CODES: ["R1"],
+        c.ITEM_CODES: ["a", "b", "c"],
+        c.CONTRACT_TYPES: [],
+        c.WORKING_TIME: c.ANY,
+        c.DRIVING_LICENCE: False,
+        c.EXPERIENCE_MONTHS: 0,
+    }
+    row.update(over)
+    return row
+
+
+def vacancy(vid: str, **over: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        c.VACANCY_ID: vid,
+        c.LATITUDE: LAT,
+        c.LONGITUDE: LON,
+        c.ROME_CODE: "R1",
+        c.SKILL_CODES: ["a", "b"],
+        c.REQUIRED_SKILL_CODES: [],
+        c.CONTRACT_TYPE: "CDI",
+        c.WORKING_TIME: c.FULL_TIME,
+        c.LICENCE_REQUIRED: False,
+        c.EXPERIENCE_REQUIRED_MONTHS: 0,
+    }
+    row.update(over)
+    return row
+
+
+def frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema_overrides={c.CONTRACT_TYPES: pl.List(pl.String)})
+
+
+def two_vacancies() -> pl.DataFrame:
+    # a, b, c, d each appear in exactly one of the two vacancies: equal idf, so idf cancels in the cosine.
+    return frame(
+        [
+            vacancy("V1", **{c.REQUIRED_SKILL_CODES: ["b"]}),
+            vacancy(
+                "V2",
+                **{
+                    c.LATITUDE: north(15),
+                    c.ROME_CODE: "R2",
+                    c.SKILL_CODES: ["c", "d"],
+                    c.REQUIRED_SKILL_CODES: ["d"],
+                },
+            ),
+        ]
+    )
+
+
+def test_haversine_pure_latitude_shift_is_exact() -> None:
+    assert float(haversine_km(LAT, LON, north(15), LON)) == pytest.approx(15.0, abs=1e-9)  # type: ignore[arg-type]
+
+
+def test_scores_by_hand() -> None:
+    out = score_matches(frame([seeker()]), two_vacancies()).sort(c.RANK)
+    v1, v2 = out.row(0, named=True), out.row(1, named=True)
+    # V1: cosine({a,b,c}, {a,b}) = 2 / (sqrt(3) * sqrt(2)) = 0.816497; same sheet R1; distance 0.
+    assert v1[c.VACANCY_ID] == "V1"
+    assert v1[c.SKILL_SCORE] == pytest.approx(2 / math.sqrt(6))
+    assert v1[c.OCCUPATION_RELATION] == SAME_SHEET
+    assert v1[c.DISTANCE_SCORE] == pytest.approx(1.0)
+    # 0.55 * 0.816497 + 0.25 * 1 + 0.20 * 1 = 0.899073
+    assert v1[c.SCORE] == pytest.approx(0.899073, abs=1e-6)
+    assert v1[c.MATCHED_SKILLS] == ["a", "b"]
+    assert v1[c.MISSING_REQUIRED_SKILLS] == []
+    # V2: cosine({a,b,c}, {c,d}) = 1 / sqrt(6) = 0.408248; other sheet, no link; 15 km of 30 -> 0.5.
+    assert v2[c.DISTANCE_KM] == pytest.approx(15.0, abs=1e-6)
+    assert v2[c.OCCUPATION_RELATION] == OTHER
+    # 0.55 * 0.408248 + 0 + 0.20 * 0.5 = 0.324537
+    assert v2[c.SCORE] == pytest.approx(0.324537, abs=1e-6)
+    assert v2[c.MATCHED_SKILLS] == ["c"]
+    assert v2[c.MISSING_REQUIRED_SKILLS] == ["d"]
+
+
+def test_mobility_link_gives_half_occupation_credit() -> None:
+    mobility = pl.DataFrame({c.ROME_CODE: ["R1"], "target_rome_code": ["R2"]})
+    out = score_matches(frame([seeker()]), two_vacancies(), mobility=mobility)
+    v2 = out.filter(pl.col(c.VACANCY_ID) == "V2").row(0, named=True)
+    assert v2[c.OCCUPATION_RELATION] == MOBILITY
+    # 0.324537 + 0.25 * 0.5 = 0.449537
+    assert v2[c.SCORE] == pytest.approx(0.449537, abs=1e-6)
+
+
+def test_top_k_and_min_score() -> None:
+    assert score_matches(frame([seeker()]), two_vacancies(), top_k=1)[c.VACANCY_ID].to_list() == ["V1"]
+    assert score_matches(frame([seeker()]), two_vacancies(), min_score=0.5)[c.VACANCY_ID].to_list() == ["V1"]
+
+
+@pytest.mark.parametrize(
+    ("seeker_over", "vacancy_over"),
+    [
+        ({c.CONTRACT_TYPES: ["CDD"]}, {}),
+        ({c.WORKING_TIME: c.PART_TIME}, {}),
+        ({}, {c.LICENCE_REQUIRED: True}),
+        ({c.EXPERIENCE_MONTHS: 6}, {c.EXPERIENCE_REQUIRED_MONTHS: 12}),
+        ({}, {c.LATITUDE: north(30.5)}),
+    ],
+    ids=["contract", "working-time", "licence", "experience", "beyond-radius"],
+)
+def test_vetoes_drop_the_pair(seeker_over: dict[str, object], vacancy_over: dict[str, object]) -> None:
+    assert score_matches(frame([seeker(**seeker_over)]), frame([vacancy("V", **vacancy_over)])).is_empty()
+
+
+def test_vetoes_pass_when_satisfied() -> None:
+    s = seeker(**{c.CONTRACT_TYPES: ["CDD", "CDI"], c.DRIVING_LICENCE: True, c.EXPERIENCE_MONTHS: 12})
+    v = vacancy("V", **{c.LICENCE_REQUIRED: True, c.EXPERIENCE_REQUIRED_MONTHS: 12, c.LATITUDE: north(29.5)})
+    out = score_matches(frame([s]), frame([v]))
+    # 29.5 km of 30: distance score 0.5 / 30 = 0.016667
+    assert out[c.DISTANCE_SCORE].item() == pytest.approx(0.5 / 30, abs=1e-6)
+
+
+def test_far_block_neighbours_are_found() -> None:
+    # A 200 km radius spans several 50 km cells: the vacancy 190 km north must still be found.
+    s = seeker(**{c.RADIUS_KM: 200.0})
+    out = score_matches(frame([s]), frame([vacancy("V", **{c.LATITUDE: north(190)})]))
+    assert out[c.DISTANCE_KM].item() == pytest.approx(190.0, abs=1e-6)
+
+
+def test_no_shared_item_nor_sheet_is_no_candidate() -> None:
+    v = vacancy("V", **{c.ROME_CODE: "R9", c.SKILL_CODES: ["z"]})
+    assert score_matches(frame([seeker()]), frame([v])).is_empty()

@@ -1,0 +1,217 @@
+"""The ``tremplin`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from tremplin.errors import TremplinError
+from tremplin.settings import Settings
+
+app = typer.Typer(
+    help="tremplin: nightly job matching, SMS offers and counsellor queues.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Reference data directory (TREMPLIN_DATA_DIR).")]
+Home = Annotated[Path | None, typer.Option("--home", help="Where the stores and the inbox live (TREMPLIN_HOME).")]
+RunDate = Annotated[str, typer.Option("--date", help="Run date YYYY-MM-DD: the night whose inputs are read.")]
+
+
+def _settings(data_dir: Path | None, home: Path | None, **extra: Any) -> Settings:
+    return Settings.from_env(data_dir=data_dir, home=home, **extra)
+
+
+def _fail(exc: TremplinError) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Directory to write seekers.* and vacancies.* into.")],
+    seekers: Annotated[int, typer.Option(help="Number of job seekers.")] = 20_000,
+    vacancies: Annotated[int, typer.Option(help="Number of vacancies.")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
+    data_dir: DataDir = None,
+) -> None:
+    """Write realistic, deterministic seekers and vacancies (fiction-range phone numbers only)."""
+    from connectors.reference import load_reference
+    from tremplin.generate import generate as run_generate
+
+    try:
+        ref = load_reference(_settings(data_dir, None).data_dir)
+        with typer.progressbar(length=seekers + vacancies, label="generating") as bar:
+            result = run_generate(
+                ref,
+                seekers=seekers,
+                vacancies=vacancies,
+                seed=seed,
+                out_dir=out,
+                fmt=fmt,
+                progress=bar.update,
+            )
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+def nightly(
+    run_date: RunDate,
+    data_dir: DataDir = None,
+    home: Home = None,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox directory; inputs are read from INBOX/DATE/.")] = None,
+    airflow: Annotated[bool, typer.Option(help="Run through the real Airflow DAG (airflow dags test).")] = False,
+) -> None:
+    """Run the nightly pipeline for one date: ingest, normalize, score, route, publish, summary."""
+    from tremplin import summary, tasks
+
+    try:
+        settings = _settings(data_dir, home, inbox_path=inbox)
+        day = date.fromisoformat(run_date)
+        if airflow:
+            from tremplin.airflow_runner import run_dag
+
+            run_dag(
+                "nightly_matching",
+                run_date,
+                airflow_home=settings.home / "airflow",
+                extra_env=settings_env(settings),
+            )
+        else:
+            with typer.progressbar(tasks.STEPS, label="nightly") as steps:
+                for step in steps:
+                    tasks.STEPS[step](settings, day)
+        typer.echo(summary.render(summary.collect(settings, day)))
+    except TremplinError as exc:
+        _fail(exc)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as TREMPLIN_* variables, so a child process (Airflow) reads the same ones."""
+    env = {}
+    for key, value in settings.public_dict().items():
+        if value is None:
+            continue
+        text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        env[f"TREMPLIN_{key.upper()}"] = text
+    if settings.twilio_auth_token:
+        env["TREMPLIN_TWILIO_AUTH_TOKEN"] = settings.twilio_auth_token
+    return env
+
+
+@app.command()
+def dispatch(
+    data_dir: DataDir = None,
+    home: Home = None,
+    now: Annotated[str | None, typer.Option(help="Send as if it were this moment (ISO, with offset).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many messages.")] = None,
+) -> None:
+    """Send the SMS outbox within the send window, at the configured rate."""
+    from datetime import UTC
+
+    from tremplin.dispatch import dispatch as run_dispatch
+
+    try:
+        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise TremplinError(f"--now {now!r} needs a UTC offset, e.g. 2026-11-23T09:00:00+01:00")
+        result = run_dispatch(_settings(data_dir, home), now=moment, limit=limit)
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Option("--run", help="Run date YYYY-MM-DD.")],
+    data_dir: DataDir = None,
+    home: Home = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Print what one night read, matched, routed and published."""
+    from tremplin import summary
+
+    try:
+        result = summary.collect(_settings(data_dir, home), date.fromisoformat(run))
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result, indent=2, default=str) if as_json else summary.render(result))
+
+
+@app.command()
+def explain(
+    seeker: Annotated[str, typer.Option("--seeker", help="Seeker id.")],
+    run: Annotated[str, typer.Option("--run", help="Run date YYYY-MM-DD.")],
+    data_dir: DataDir = None,
+    home: Home = None,
+) -> None:
+    """Show a seeker's matches for one night: score components, matched and missing skills, distance."""
+    from tremplin.explain import explain_seeker
+
+    try:
+        typer.echo(explain_seeker(_settings(data_dir, home), seeker, date.fromisoformat(run)))
+    except TremplinError as exc:
+        _fail(exc)
+
+
+@app.command()
+def normalize(
+    taxonomy: Annotated[Path, typer.Option(help="TSV: concept_id<TAB>label, many labels per concept allowed.")],
+    queries: Annotated[Path, typer.Option(help="TSV: query_id<TAB>text.")],
+    out: Annotated[Path, typer.Option(help="TSV written: query_id<TAB>rank<TAB>concept_id<TAB>score.")],
+    top: Annotated[int, typer.Option(help="At most this many concepts per query.")] = 5,
+) -> None:
+    """Map free-text queries to the concepts of any taxonomy."""
+    from matching.normalize import TaxonomyIndex
+
+    def read(path: Path, names: list[str]) -> pl.DataFrame:
+        try:
+            return pl.read_csv(
+                path,
+                separator="\t",
+                has_header=False,
+                new_columns=names,
+                quote_char=None,
+                schema_overrides={n: pl.String for n in names},
+            )
+        except Exception as exc:
+            raise TremplinError(f"{path}: not a 2-column TSV file ({exc})") from exc
+
+    try:
+        index = TaxonomyIndex.build(read(taxonomy, ["concept_id", "label"]))
+        result = index.search(read(queries, ["query_id", "text"]), k=top)
+    except TremplinError as exc:
+        _fail(exc)
+    result.write_csv(out, separator="\t", include_header=False, float_precision=4)
+    typer.echo(f"{result.height} rows written to {out}")
+
+
+@app.command()
+def bench(
+    out: Annotated[Path, typer.Option(help="JSON file for the figures.")] = Path("bench/results.json"),
+    seekers: Annotated[int, typer.Option(help="Number of job seekers.")] = 20_000,
+    vacancies: Annotated[int, typer.Option(help="Number of vacancies.")] = 5_000,
+    data_dir: DataDir = None,
+) -> None:
+    """Time each nightly step on generated data and record wall time and peak memory."""
+    from tremplin.bench import run_bench
+
+    try:
+        result = run_bench(_settings(data_dir, None), seekers=seekers, vacancies=vacancies, out=out)
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result, indent=2))
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,109 @@
+"""``make demo``: generate a sample, run the real Airflow DAG on it, dispatch to the local SMS sink.
+
+python -m tremplin.demo --out var/demo --date 2026-11-23
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from connectors.reference import load_reference
+from tremplin import summary
+from tremplin.airflow_runner import run_dag
+from tremplin.cli import settings_env
+from tremplin.dispatch import dispatch
+from tremplin.errors import TremplinError
+from tremplin.generate import generate
+from tremplin.settings import PROJECT_ROOT, Settings
+
+REAL_OFFERS = Path("offers") / "france_travail_offres_ardeche_2025-05.jsonl"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "demo")
+    parser.add_argument("--date", default="2026-11-23", help="run date (a Monday, so the SMS window is open)")
+    parser.add_argument("--seekers", type=int, default=20_000)
+    parser.add_argument("--vacancies", type=int, default=5_000)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except TremplinError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    out: Path = args.out.resolve()
+    if out.exists():
+        shutil.rmtree(out)  # a demo starts from empty stores; re-runs of a night are shown by the tests
+    settings = Settings.from_env(home=out)
+    run_date = date.fromisoformat(args.date)
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    inbox_day = settings.inbox / run_date.isoformat()
+    ref = load_reference(settings.data_dir)
+    generated = generate(ref, seekers=args.seekers, vacancies=args.vacancies, seed=args.seed, out_dir=inbox_day)
+    real = settings.data_dir / REAL_OFFERS
+    if not real.is_file():
+        raise TremplinError(f"{real}: the real France Travail offers are missing from the reference data")
+    (inbox_day / "offres_france_travail_ardeche.jsonl").symlink_to(real)
+    timings["generate"] = time.perf_counter() - started
+    print(f"generated {args.seekers:,} seekers and {args.vacancies:,} vacancies into {inbox_day}", flush=True)
+
+    step = time.perf_counter()
+    log = run_dag(
+        "nightly_matching",
+        run_date.isoformat(),
+        airflow_home=PROJECT_ROOT / "var" / "airflow",
+        extra_env=settings_env(settings),
+    )
+    timings["airflow nightly_matching"] = time.perf_counter() - step
+    print(f"Airflow DAG nightly_matching ran for {run_date} (log: {log})", flush=True)
+
+    step = time.perf_counter()
+    moment = datetime.combine(run_date, datetime.min.time(), tzinfo=ZoneInfo(settings.timezone)).replace(hour=9)
+    sent = dispatch(settings, now=moment)
+    timings["dispatch"] = time.perf_counter() - step
+    timings["total"] = time.perf_counter() - started
+
+    result = summary.collect(settings, run_date)
+    print()
+    print(summary.render(result))
+    print()
+    print(
+        f"Dispatch at {moment.isoformat()} (inside the send window) to the local SMS sink: "
+        f"{sent['sent']:,} sent, {sent['failed']:,} failed, {sent['waiting']:,} waiting"
+    )
+    print()
+    print("Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    print()
+    print("Outputs:")
+    print(f"  inputs              {inbox_day}")
+    print(f"  warehouse (DuckDB)  {settings.warehouse}")
+    print(f"  operational store   {settings.opstore}")
+    print(f"  SMS sink            {settings.sms_sink}")
+    print(f"  Airflow home        {PROJECT_ROOT / 'var' / 'airflow'}")
+    (out / "summary.json").write_text(
+        json.dumps(
+            {"summary": result, "dispatch": sent, "timings_s": timings, "generated": generated},
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    print(f"  summary (JSON)      {out / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""The nightly steps, called alike by the Airflow tasks and the CLI.
+
+Each step takes the settings and the run date, reads what the previous step left in the warehouse,
+writes its own output for that date (deleting it first, so a re-run replaces rather than adds) and
+returns a small dict of counts. The run date, never the wall clock, decides which inputs are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from connectors import files
+from connectors.opstore import QUEUED, OpStore, counsellor_queue, sms_outbox
+from connectors.reference import Reference, cached_reference
+from connectors.warehouse import Warehouse
+from matching import columns as c
+from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
+from matching.route import OPTED_OUT, default_rules, route
+from matching.score import score_matches
+from matching.select import final_routing, select_offers
+from tremplin import code_version
+from tremplin.errors import InputFileError
+from tremplin.settings import Settings
+from tremplin.sms_text import encoding, render_offer, segments
+from tremplin.validate import (
+    SEEKER_REQUIRED,
+    VACANCY_REQUIRED,
+    missing_columns,
+    validate_seekers,
+    validate_vacancies,
+)
+
+MIN_NORMALIZE_SCORE = 0.6
+WORKING_TIME_FR = {c.FULL_TIME: "temps plein", c.PART_TIME: "temps partiel"}
+
+
+def _run_end(run_date: date) -> datetime:
+    """Inputs updated before the end of the run date count for that night."""
+    return datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def reference(settings: Settings) -> Reference:
+    return cached_reference(str(settings.data_dir))
+
+
+# --- ingest --------------------------------------------------------------------------------------
+
+
+def ingest(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Validate and load the night's files; bad rows go to quarantine, good rows are upserted."""
+    ref = reference(settings)
+    day_dir = settings.inbox / run_date.isoformat()
+    inputs = files.discover(day_dir)
+    if not inputs:
+        raise InputFileError(day_dir, "no seekers*, vacancies* or offres* file (.csv, .jsonl, .json, .parquet)")
+    per_file: list[dict[str, Any]] = []
+    with Warehouse.open(settings.warehouse) as wh, wh.transaction():
+        _open_manifest(wh, settings, run_date, ref, inputs)
+        wh.execute("delete_quarantine", {"run_date": run_date})
+        wh.execute("delete_ingest_stats", {"run_date": run_date})
+        for item in inputs:
+            per_file.append(_ingest_file(wh, settings, ref, item, run_date))
+    return {"files": per_file}
+
+
+def _ingest_file(
+    wh: Warehouse, settings: Settings, ref: Reference, item: files.InputFile, run_date: date
+) -> dict[str, Any]:
+    raw = files.read_raw(item)
+    name = item.path.name
+    required = SEEKER_REQUIRED if item.kind == files.SEEKERS else VACANCY_REQUIRED
+    absent = missing_columns(raw, required)
+    if absent and raw.height:
+        raise InputFileError(item.path, f"missing required column(s): {', '.join(absent)}", line=1)
+    if item.kind == files.SEEKERS:
+        checked = validate_seekers(
+            raw,
+            file=name,
+            communes=ref.communes,
+            default_radius_km=settings.default_radius_km,
+            max_radius_km=settings.max_radius_km,
+        )
+        if checked.good.height:
+            wh.execute("upsert_seekers", {"source_file": name}, {"staged_seekers": checked.good})
+            wh.execute("upsert_seeker_protected", None, {"staged_seekers": checked.good})
+    else:
+        checked = validate_vacancies(
+            raw, file=name, communes=ref.communes, rome_codes=ref.rome.sheets.get_column(c.ROME_CODE)
+        )
+        if checked.good.height:
+            wh.execute("upsert_vacancies", {"source_file": name}, {"staged_vacancies": checked.good})
+    if checked.quarantine.height:
+        wh.execute("insert_quarantine", {"run_date": run_date}, {"staged_quarantine": checked.quarantine})
+    bad_rows = checked.quarantine.get_column(c.LINE).n_unique()
+    stats = {
+        "file": name,
+        "kind": item.kind,
+        "rows_read": checked.read,
+        "rows_loaded": checked.read - bad_rows,
+        "rows_quarantined": bad_rows,
+    }
+    wh.execute("upsert_ingest_stats", {"run_date": run_date, **stats, "fingerprint": _fingerprint(item.path)})
+    return stats
+
+
+def _open_manifest(
+    wh: Warehouse, settings: Settings, run_date: date, ref: Reference, inputs: list[files.InputFile]
+) -> None:
+    wh.execute(
+        "upsert_run_manifest",
+        {
+            "run_date": run_date,
+            "run_id": f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}",
+            "started_at": datetime.now(UTC),
+            "code_version": code_version(),
+            "settings_hash": settings.fingerprint(),
+            "settings_json": json.dumps(settings.public_dict(), sort_keys=True, default=str),
+            "taxonomy_version": ref.rome.version,
+            "inputs_json": json.dumps(
+                [{"file": i.path.name, "kind": i.kind, "sha256_16": _fingerprint(i.path)} for i in inputs]
+            ),
+        },
+    )
+
+
+# --- normalize -----------------------------------------------------------------------------------
+
+
+def title_index(ref: Reference) -> TaxonomyIndex:
+    labels = pl.concat(
+        [
+            ref.rome.appellations.select(pl.col(c.ROME_CODE).alias(CONCEPT_ID), LABEL),
+            ref.rome.sheets.select(pl.col(c.ROME_CODE).alias(CONCEPT_ID), LABEL),
+        ]
+    )
+    return TaxonomyIndex.build(labels)
+
+
+def skill_index(ref: Reference) -> TaxonomyIndex:
+    return TaxonomyIndex.build(ref.rome.items.select(pl.col("item_code").alias(CONCEPT_ID), LABEL))
+
+
+def normalize(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Map free-text titles and skills of new or changed profiles to ROME sheets and items."""
+    ref = reference(settings)
+    with Warehouse.open(settings.warehouse) as wh:
+        todo = wh.frame("select_seekers_to_normalize")
+        if todo.is_empty():
+            return {"seekers": 0, "free_text_titles": 0, "free_text_skills": 0, "unresolved": 0}
+        codes, counts = normalize_profiles(todo, ref)
+        with wh.transaction():
+            wh.execute("upsert_seeker_codes", None, {"staged_codes": codes})
+    return {"seekers": todo.height, **counts}
+
+
+def normalize_profiles(profiles: pl.DataFrame, ref: Reference) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill."""
+    known_sheets = ref.rome.sheets.get_column(c.ROME_CODE).implode()
+    known_items = ref.rome.items.get_column("item_code").implode()
+
+    def split(column: str, known: pl.Series) -> pl.DataFrame:
+        return (
+            profiles.select(c.SEEKER_ID, column)
+            .explode(column)
+            .drop_nulls(column)
+            .rename({column: "term"})
+            .with_columns(pl.col("term").is_in(known).alias("is_code"))
+        )
+
+    titles, skills = split(c.OCCUPATIONS, known_sheets), split(c.SKILLS, known_items)
+    resolved = []
+    for terms, index in ((titles, title_index(ref)), (skills, skill_index(ref))):
+        free = terms.filter(~pl.col("is_code")).select(pl.col("term").unique().sort())
+        queries = free.select(pl.col("term").alias(QUERY_ID), pl.col("term").alias(TEXT))
+        best = index.best(queries, min_score=MIN_NORMALIZE_SCORE) if free.height else None
+        mapping = (
+            best.select(pl.col(QUERY_ID).alias("term"), pl.col(CONCEPT_ID).alias("code"))
+            if best is not None
+            else pl.DataFrame(schema={"term": pl.String, "code": pl.String})
+        )
+        resolved.append(
+            terms.join(mapping, on="term", how="left").with_columns(
+                pl.when(pl.col("is_code")).then(pl.col("term")).otherwise(pl.col("code")).alias("code")
+            )
+        )
+    sheets = (
+        resolved[0]
+        .group_by(c.SEEKER_ID)
+        .agg(
+            pl.col("code").drop_nulls().unique().sort().alias(c.ROME_CODES),
+            pl.col("term").filter(pl.col("code").is_null()).alias("_bad_titles"),
+        )
+    )
+    items = (
+        resolved[1]
+        .group_by(c.SEEKER_ID)
+        .agg(
+            pl.col("code").drop_nulls().unique().sort().alias(c.ITEM_CODES),
+            pl.col("term").filter(pl.col("code").is_null()).alias("_bad_skills"),
+        )
+    )
+    core = (
+        ref.rome.sheet_items.filter(pl.col("core")).group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
+    )
+    implied = (
+        sheets.select(c.SEEKER_ID, c.ROME_CODES)
+        .explode(c.ROME_CODES)
+        .join(core, left_on=c.ROME_CODES, right_on=c.ROME_CODE)
+        .group_by(c.SEEKER_ID)
+        .agg(pl.col("_core").list.explode(keep_nulls=False, empty_as_null=False).unique().sort().alias("_implied"))
+    )
+    empty_list = pl.lit([], dtype=pl.List(pl.String))
+    out = (
+        profiles.select(c.SEEKER_ID, pl.col(c.UPDATED_AT).alias("profile_updated_at"))
+        .join(sheets, on=c.SEEKER_ID, how="left")
+        .join(items, on=c.SEEKER_ID, how="left")
+        .join(implied, on=c.SEEKER_ID, how="left")
+        .with_columns(
+            pl.col(c.ROME_CODES).fill_null(empty_list),
+            pl.when(pl.col(c.ITEM_CODES).list.len().fill_null(0) > 0)
+            .then(pl.col(c.ITEM_CODES))
+            .otherwise(pl.col("_implied").fill_null(empty_list))
+            .alias(c.ITEM_CODES),
+            pl.concat_list(
+                pl.col("_bad_titles").fill_null(empty_list), pl.col("_bad_skills").fill_null(empty_list)
+            ).alias("unresolved"),
+        )
+        .select(c.SEEKER_ID, c.ROME_CODES, c.ITEM_CODES, "unresolved", "profile_updated_at")
+    )
+    counts = {
+        "free_text_titles": int((~titles.get_column("is_code")).sum()),
+        "free_text_skills": int((~skills.get_column("is_code")).sum()),
+        "unresolved": int(out.get_column("unresolved").list.len().sum()),
+    }
+    return out, counts
+
+
+# --- score ---------------------------------------------------------------------------------------
+
+
+def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Fresh seekers with coordinates and density, and vacancies with their skills (core items if none)."""
+    ref = reference(settings)
+    fresh_since = _run_end(run_date) - timedelta(days=settings.stale_profile_days)
+    params = {"fresh_since": fresh_since, "run_end": _run_end(run_date)}
+    places = ref.communes.select(c.COMMUNE, c.LATITUDE, c.LONGITUDE, c.DENSITY_LEVEL)
+    seekers = wh.frame("select_active_seekers", params).join(places, on=c.COMMUNE, how="inner")
+    core = (
+        ref.rome.sheet_items.filter(pl.col("core")).group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
+    )
+    vacancies = (
+        wh.frame("select_vacancies", {"run_end": _run_end(run_date)})
+        .join(core, on=c.ROME_CODE, how="left")
+        .with_columns(
+            pl.when(pl.col(c.SKILL_CODES).list.len() > 0)
+            .then(pl.col(c.SKILL_CODES))
+            .otherwise(pl.col("_core").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+            .alias(c.SKILL_CODES)
+        )
+        .drop("_core")
+    )
+    return seekers, vacancies
+
+
+def score(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Score fresh seekers against vacancies and keep the top-k per seeker."""
+    ref = reference(settings)
+    with Warehouse.open(settings.warehouse) as wh:
+        seekers, vacancies = load_match_inputs(wh, settings, run_date)
+        stale = wh.scalar(
+            "count_stale_seekers",
+            {"fresh_since": _run_end(run_date) - timedelta(days=settings.stale_profile_days)},
+        )
+        matches = score_matches(
+            seekers,
+            vacancies,
+            mobility=ref.rome.mobility,
+            weight_skill=settings.weight_skill,
+            weight_occupation=settings.weight_occupation,
+            weight_distance=settings.weight_distance,
+            top_k=settings.top_k,
+            min_score=settings.min_score,
+        )
+        with wh.transaction():
+            wh.execute("delete_matches", {"run_date": run_date})
+            if matches.height:
+                wh.execute("insert_matches", {"run_date": run_date}, {"staged_matches": matches})
+    return {
+        "seekers_scored": seekers.height,
+        "stale_seekers_excluded": int(stale or 0),
+        "vacancies": vacancies.height,
+        "matches": matches.height,
+        "matched_seekers": matches.get_column(c.SEEKER_ID).n_unique(),
+    }
+
+
+# --- route ---------------------------------------------------------------------------------------
+
+
+def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Choose each matched seeker's channel and tonight's offer, under caps and opt-outs."""
+    store = OpStore(settings.opstore)
+    suppressed = store.suppressed_numbers().implode()
+    history = store.seeker_history(run_date)
+    with Warehouse.open(settings.warehouse) as wh:
+        matches = wh.frame("select_matches", {"run_date": run_date})
+        seekers, vacancies = load_match_inputs(wh, settings, run_date)
+        matched = seekers.join(matches.select(c.SEEKER_ID).unique(), on=c.SEEKER_ID, how="semi")
+        history = matched.select(
+            c.SEEKER_ID, pl.col(c.MOBILE).is_in(suppressed).fill_null(False).alias(OPTED_OUT)
+        ).join(history, on=c.SEEKER_ID, how="left")
+        rules = default_rules(
+            rural_density_levels=settings.rural_density_levels,
+            no_response_limit=settings.no_response_limit,
+            sms_per_day=settings.sms_per_day,
+            offers_per_week=settings.offers_per_week,
+        )
+        decided = route(matched, history, rules=rules)
+        offers = select_offers(
+            matches,
+            decided,
+            vacancies,
+            already_offered=store.offered_pairs(run_date),
+            vacancy_load=store.vacancy_load(run_date),
+            shortlist_per_position=settings.shortlist_per_position,
+        )
+        routing = final_routing(decided, offers)
+        with wh.transaction():
+            wh.execute("delete_routing", {"run_date": run_date})
+            if routing.height:
+                wh.execute("insert_routing", {"run_date": run_date}, {"staged_routing": routing})
+    by_channel = routing.group_by(c.CHANNEL).len().sort(c.CHANNEL)
+    return {"seekers": routing.height, **dict(by_channel.iter_rows())}
+
+
+# --- publish -------------------------------------------------------------------------------------
+
+
+def publish(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Write tonight's SMS outbox and counsellor queue items; publishing twice adds nothing."""
+    ref = reference(settings)
+    with Warehouse.open(settings.warehouse) as wh:
+        offers = wh.frame("select_offers_to_publish", {"run_date": run_date})
+    names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
+    labels = dict(ref.rome.items.select("item_code", LABEL).iter_rows())
+    tz = ZoneInfo(settings.timezone)
+    not_before = datetime.combine(run_date, time(settings.send_start_hour), tzinfo=tz)
+    now = datetime.now(UTC)
+    sms_rows, queue_rows = [], []
+    for offer in offers.iter_rows(named=True):
+        key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
+        if offer[c.CHANNEL] == c.CHANNEL_SMS:
+            body = render_offer(
+                title=offer[c.TITLE],
+                commune=names.get(offer["vacancy_commune"], offer["vacancy_commune"]),
+                distance_km=offer[c.DISTANCE_KM],
+                contract=offer[c.CONTRACT_TYPE],
+                hours=WORKING_TIME_FR.get(offer[c.WORKING_TIME], offer[c.WORKING_TIME]),
+                matched_skills=len(offer[c.MATCHED_SKILLS]),
+                sender=settings.sms_sender,
+            )
+            sms_rows.append(
+                {
+                    "message_id": key,
+                    "run_date": run_date,
+                    "seeker_id": offer[c.SEEKER_ID],
+                    "vacancy_id": offer[c.VACANCY_ID],
+                    "agency_id": offer[c.AGENCY_ID],
+                    "to_number": offer[c.MOBILE],
+                    "body": body,
+                    "segments": segments(body),
+                    "encoding": encoding(body),
+                    "score": offer[c.SCORE],
+                    "status": QUEUED,
+                    "attempts": 0,
+                    "not_before": not_before,
+                    "created_at": now,
+                }
+            )
+        else:
+            queue_rows.append(
+                {
+                    "item_id": key,
+                    "run_date": run_date,
+                    "agency_id": offer[c.AGENCY_ID],
+                    "seeker_id": offer[c.SEEKER_ID],
+                    "vacancy_id": offer[c.VACANCY_ID],
+                    "queue": "to_call",
+                    "reason": offer[c.REASON],
+                    "score": offer[c.SCORE],
+                    "explanation": _explanation(offer, labels),
+                    "status": "open",
+                    "created_at": now,
+                    "version": 1,
+                }
+            )
+    store = OpStore(settings.opstore)
+    added_sms = store.insert_ignoring_duplicates(sms_outbox, sms_rows)
+    added_queue = store.insert_ignoring_duplicates(counsellor_queue, queue_rows)
+    return {
+        "sms_offers": len(sms_rows),
+        "sms_added": added_sms,
+        "queue_offers": len(queue_rows),
+        "queue_added": added_queue,
+    }
+
+
+def _explanation(offer: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "title": offer[c.TITLE],
+        "rome_code": offer[c.ROME_CODE],
+        "distance_km": round(float(offer[c.DISTANCE_KM]), 1),
+        "occupation_relation": offer[c.OCCUPATION_RELATION],
+        "matched_skills": [{"code": s, "label": labels.get(s, s)} for s in offer[c.MATCHED_SKILLS]],
+        "missing_required_skills": [{"code": s, "label": labels.get(s, s)} for s in offer[c.MISSING_REQUIRED_SKILLS]],
+        "components": {
+            "skill": round(float(offer[c.SKILL_SCORE]), 4),
+            "occupation": round(float(offer[c.OCCUPATION_SCORE]), 4),
+            "distance": round(float(offer[c.DISTANCE_SCORE]), 4),
+        },
+    }

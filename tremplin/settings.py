@@ -1,0 +1,159 @@
+"""Settings: read once, at task start, into a frozen typed object and passed down.
+
+Every field can be set by an environment variable named ``TREMPLIN_<FIELD>`` (upper case).
+
+>>> s = Settings.from_env({"TREMPLIN_TOP_K": "5"}, data_dir=".")
+>>> s.top_k
+5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from tremplin.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path | None:
+    candidate = PROJECT_ROOT.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, fixed for the whole run."""
+
+    # where things are
+    data_dir: Path = field(default_factory=lambda: _default_data_dir() or Path("data"))
+    home: Path = PROJECT_ROOT / "var"
+    warehouse_path: Path | None = None
+    opstore_url: str | None = None
+    sms_sink_path: Path | None = None
+    inbox_path: Path | None = None
+
+    # matching
+    top_k: int = 10
+    min_score: float = 0.35
+    weight_skill: float = 0.55
+    weight_occupation: float = 0.25
+    weight_distance: float = 0.20
+    default_radius_km: float = 30.0
+    max_radius_km: float = 200.0
+    shortlist_per_position: int = 5
+    stale_profile_days: int = 365
+
+    # routing and caps
+    rural_density_levels: tuple[int, ...] = (5, 6, 7)
+    no_response_limit: int = 3
+    sms_per_day: int = 1
+    offers_per_week: int = 3
+
+    # SMS
+    sms_backend: str = "file"  # "file" (local sink) or "twilio"
+    sms_sender: str = "TREMPLIN"
+    sms_rate_per_second: float = 10.0
+    sms_status_callback: str | None = None
+    twilio_account_sid: str | None = field(default=None, repr=False)
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_base_url: str | None = None
+    timezone: str = "Europe/Paris"
+    send_days: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # Monday..Saturday
+    send_start_hour: int = 8
+    send_end_hour: int = 20
+
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def opstore(self) -> str:
+        return self.opstore_url or f"sqlite:///{self.home / 'opstore.sqlite'}"
+
+    @property
+    def inbox(self) -> Path:
+        """Inputs of the night of date D are read from ``inbox/D/``."""
+        return self.inbox_path or self.home / "inbox"
+
+    @property
+    def sms_sink(self) -> Path:
+        return self.sms_sink_path or self.home / "sms_sink.jsonl"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``TREMPLIN_*`` variables, then explicit overrides (CLI options)."""
+        env = os.environ if env is None else env
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"TREMPLIN_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, hints[f.name], raw)
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name not in hints:
+                raise ConfigError(f"unknown setting {name!r}")
+            values[name] = _parse(name, hints[name], value) if isinstance(value, str) else value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        total = self.weight_skill + self.weight_occupation + self.weight_distance
+        if abs(total - 1.0) > 1e-9:
+            raise ConfigError(f"score weights must add up to 1, got {total}")
+        if self.sms_backend not in ("file", "twilio"):
+            raise ConfigError(f"sms_backend must be 'file' or 'twilio', got {self.sms_backend!r}")
+        if not 0 <= self.min_score <= 1:
+            raise ConfigError(f"min_score must be in [0, 1], got {self.min_score}")
+
+    def fingerprint(self) -> str:
+        """A hash of the settings that shape results (secrets and paths excluded), for the run manifest."""
+        skip = {
+            "data_dir",
+            "home",
+            "warehouse_path",
+            "opstore_url",
+            "sms_sink_path",
+            "inbox_path",
+            "twilio_auth_token",
+            "twilio_account_sid",
+            "twilio_base_url",
+            "sms_status_callback",
+        }
+        shaped = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        blob = json.dumps(shaped, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings without secrets, for manifests and logs."""
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+        out.pop("twilio_auth_token", None)
+        return out
+
+
+def _parse(name: str, hint: Any, raw: str) -> Any:
+    text = str(raw).strip()
+    try:
+        if hint in (Path, Path | None):
+            return Path(text).expanduser()
+        if hint in (int, int | None):
+            return int(text)
+        if hint in (float, float | None):
+            return float(text)
+        if hint is bool:
+            return text.lower() in ("1", "true", "yes", "on")
+        if hint == tuple[int, ...]:
+            return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: cannot read {raw!r} ({exc})") from exc
+    return text
