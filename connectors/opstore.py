@@ -148,19 +148,25 @@ class OpStore:
         return pl.Series("phone", phones, dtype=pl.String)
 
     def seeker_history(self, run_date: date) -> pl.DataFrame:
-        """Per seeker: SMS on the run date, offers in the 7 days before, unanswered SMS, replies, open items."""
+        """Per seeker, from the nights before ``run_date`` only, so that a re-run sees what the first run saw.
+
+        sms_today: earlier SMS still waiting to go out (they would reach the seeker the same day as
+        tonight's); offers_week: SMS offers of the 6 nights before; no_response_count: SMS delivered
+        without a reply; replied_ever; queue_item_open: an open counsellor item from an earlier night.
+        """
         o = sms_outbox
         delivered = o.c.status.in_([SENT, DELIVERED])
+        pending = o.c.status.in_([QUEUED, SENDING])
         week_start = run_date - timedelta(days=6)
         query = (
             sa.select(
                 o.c.seeker_id,
-                sa.func.sum(sa.case((o.c.run_date == run_date, 1), else_=0)).label("sms_today"),
-                sa.func.sum(sa.case((o.c.run_date.between(week_start, run_date), 1), else_=0)).label("offers_week"),
+                sa.func.sum(sa.case((pending, 1), else_=0)).label("sms_today"),
+                sa.func.sum(sa.case((o.c.run_date >= week_start, 1), else_=0)).label("offers_week"),
                 sa.func.sum(sa.case((delivered & o.c.replied_at.is_(None), 1), else_=0)).label("no_response_count"),
                 sa.func.max(sa.case((o.c.replied_at.is_not(None), 1), else_=0)).label("replied_ever"),
             )
-            .where(o.c.status != DROPPED, o.c.run_date <= run_date)
+            .where(o.c.status != DROPPED, o.c.run_date < run_date)
             .group_by(o.c.seeker_id)
         )
         open_items = (

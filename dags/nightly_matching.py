@@ -7,13 +7,19 @@ writer holds the warehouse at a time.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
 
-DEFAULT_ARGS = {"owner": "tremplin-ops", "retries": 2, "retry_delay": timedelta(minutes=5)}
+# Retries are the operators' setting (environment, read without I/O); tests shorten the delay.
+DEFAULT_ARGS = {
+    "owner": "tremplin-ops",
+    "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "300"))),
+}
 
 
 @dag(

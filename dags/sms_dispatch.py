@@ -6,13 +6,18 @@ outside it, or a manual trigger, sends nothing early.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
 
-DEFAULT_ARGS = {"owner": "tremplin-ops", "retries": 1, "retry_delay": timedelta(minutes=2)}
+DEFAULT_ARGS = {
+    "owner": "tremplin-ops",
+    "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "1")),
+    "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "120"))),
+}
 
 
 @dag(

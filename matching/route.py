@@ -11,8 +11,8 @@ The rule is data: an ordered list of :class:`Rule`; the first rule whose conditi
 | 5 | declared_preference | counsellor | the seeker asked to be called |
 | 6 | repeated_no_response | counsellor | ``no_response_limit`` SMS in a row without a reply |
 | 7 | rural_low_digital | counsellor | rural commune (density 5 to 7), no SMS preference and never replied |
-| 8 | daily_sms_cap | suppressed | ``sms_per_day`` SMS already sent today |
-| 9 | weekly_offer_cap | suppressed | ``offers_per_week`` offers sent in the last 7 days |
+| 8 | daily_sms_cap | suppressed | ``sms_per_day`` SMS from earlier nights still waiting to go out |
+| 9 | weekly_offer_cap | suppressed | ``offers_per_week`` SMS offers in the 6 nights before |
 | 10 | sms_default | sms | otherwise |
 """
 

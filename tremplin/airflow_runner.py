@@ -29,7 +29,6 @@ def airflow_env(airflow_home: Path, extra: Mapping[str, str] | None = None) -> d
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         }
     )

@@ -45,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     if out.exists():
         shutil.rmtree(out)  # a demo starts from empty stores; re-runs of a night are shown by the tests
-    settings = Settings.from_env(home=out)
+    # The local sink takes 100 messages a second; Twilio's rate is the sms_rate_per_second setting.
+    settings = Settings.from_env(home=out, sms_rate_per_second=100.0)
     run_date = date.fromisoformat(args.date)
     timings: dict[str, float] = {}
 

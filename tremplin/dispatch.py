@@ -14,12 +14,14 @@ from typing import Any
 
 from connectors.opstore import DROPPED, FAILED, QUEUED, SENDING, SENT, OpStore
 from connectors.sms import SmsGateway, gateway_from_settings
-from tremplin.errors import SmsError
+from tremplin.errors import ConfigError, SmsError
 from tremplin.send_window import in_send_window, next_window_open, window_from_settings
 from tremplin.settings import Settings
 
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=2)
+# Refused credentials are a configuration problem, not the seeker's: stop the run, keep the message queued.
+AUTH_ERRORS = frozenset({401, 403, 20003})
 
 
 def dispatch(
@@ -61,6 +63,9 @@ def dispatch(
         try:
             sent = gateway.send(to=message["to_number"], body=message["body"], idempotency_key=key)
         except SmsError as exc:
+            if exc.code in AUTH_ERRORS:
+                store.set_status(key, QUEUED, expect=SENDING, attempts=message["attempts"])
+                raise ConfigError(f"the SMS provider refused the credentials ({exc}); nothing more was sent") from exc
             if exc.permanent or message["attempts"] + 1 >= MAX_ATTEMPTS:
                 store.set_status(key, FAILED, expect=SENDING, error_code=exc.code, status_reason=str(exc)[:64])
                 counts["failed"] += 1

@@ -1,0 +1,74 @@
+"""The real nightly_matching DAG, run by Airflow (``airflow dags test``, i.e. ``dag.test()``) on a tiny fixture."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from connectors.opstore import OpStore, counsellor_queue, sms_outbox
+from connectors.reference import Reference
+from connectors.warehouse import Warehouse
+from tests.conftest import REAL_OFFERS
+from tremplin.airflow_runner import run_dag
+from tremplin.cli import settings_env
+from tremplin.generate import generate
+from tremplin.settings import Settings
+
+NIGHT = date(2026, 11, 23)
+
+
+def test_nightly_dag_runs_end_to_end(tmp_path: Path, reference: Reference, data_dir: Path) -> None:
+    settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path / "home")
+    day = settings.inbox / NIGHT.isoformat()
+    generate(reference, seekers=400, vacancies=150, seed=3, out_dir=day)
+    shutil.copy(REAL_OFFERS, day / "offres.jsonl")
+
+    log = run_dag(
+        "nightly_matching", NIGHT.isoformat(), airflow_home=tmp_path / "airflow", extra_env=settings_env(settings)
+    )
+
+    assert log.is_file()
+    # Airflow's own record of the run, in its metadata database
+    with sqlite3.connect(tmp_path / "airflow" / "airflow.db") as meta:
+        states = dict(
+            meta.execute("select task_id, state from task_instance where dag_id = 'nightly_matching'").fetchall()
+        )
+        run_state = meta.execute("select state from dag_run where dag_id = 'nightly_matching'").fetchone()[0]
+    assert states == {t: "success" for t in ("ingest", "normalize", "score", "route", "publish", "summary")}
+    assert run_state == "success"
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        stats = wh.table("ingest_stats")
+        routing = wh.table("routing")
+        manifest = wh.table("run_manifest")
+    assert stats.filter(pl.col("file") == "offres.jsonl")["rows_loaded"].item() == 150
+    assert stats["rows_read"].sum() == 400 + 150 + 150
+    assert routing.height > 0
+    assert manifest["finished_at"].null_count() == 0
+    store = OpStore(settings.opstore)
+    assert (
+        store.count(sms_outbox) + store.count(counsellor_queue)
+        == routing.filter(pl.col("channel") != "suppressed").height
+    )
+
+
+def test_a_failing_task_fails_the_run(tmp_path: Path, data_dir: Path) -> None:
+    # No input files for the night: ingest raises, and Airflow reports the run as failed.
+    settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path / "home")
+    (settings.inbox / NIGHT.isoformat()).mkdir(parents=True)
+    fast_retry = {"TREMPLIN_TASK_RETRIES": "1", "TREMPLIN_RETRY_DELAY_SECONDS": "1"}
+    try:
+        run_dag(
+            "nightly_matching",
+            NIGHT.isoformat(),
+            airflow_home=tmp_path / "airflow",
+            extra_env={**settings_env(settings), **fast_retry},
+        )
+    except Exception as exc:
+        assert "failed" in str(exc)
+    else:
+        log = (tmp_path / "airflow" / f"nightly_matching-{NIGHT.isoformat()}.log").read_text(encoding="utf-8")
+        raise AssertionError("the DAG run should have failed:\n" + log[-2000:])

@@ -1,0 +1,143 @@
+"""A whole night in one process on a small generated sample: re-runs, publish, dispatch, opt-out, caps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from connectors.opstore import OpStore, counsellor_queue, sms_outbox
+from connectors.reference import Reference
+from connectors.sms import FileSinkGateway
+from connectors.warehouse import Warehouse
+from tests.conftest import REAL_OFFERS
+from tremplin import summary, tasks
+from tremplin.dispatch import dispatch
+from tremplin.generate import generate
+from tremplin.settings import Settings
+from tremplin.sms_text import encoding, segments
+
+MONDAY = date(2026, 11, 23)
+TUESDAY = date(2026, 11, 24)
+WAREHOUSE_TABLES = (
+    "seekers",
+    "seeker_protected",
+    "vacancies",
+    "quarantine",
+    "ingest_stats",
+    "seeker_codes",
+    "matches",
+    "routing",
+)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory, reference: Reference, data_dir: Path) -> Settings:
+    home = tmp_path_factory.mktemp("night")
+    settings = Settings.from_env({}, data_dir=data_dir, home=home, sms_rate_per_second=0.0)
+    day = settings.inbox / MONDAY.isoformat()
+    generate(reference, seekers=3_000, vacancies=800, seed=11, out_dir=day)
+    shutil.copy(REAL_OFFERS, day / "offres.jsonl")
+    tasks.run_night(settings, MONDAY)
+    return settings
+
+
+def snapshot(settings: Settings) -> dict[str, pl.DataFrame]:
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        return {name: wh.table(name).sort(pl.all()) for name in WAREHOUSE_TABLES}
+
+
+def outbox(settings: Settings) -> list[dict]:
+    return OpStore(settings.opstore).table_rows(sms_outbox)
+
+
+def test_every_decision_has_a_reason_and_channels_match_outputs(night: Settings) -> None:
+    with Warehouse.open(night.warehouse, read_only=True) as wh:
+        routing = wh.table("routing")
+        matches = wh.table("matches")
+    assert matches.height > 0
+    assert matches["score"].is_between(0, 1).all()
+    assert routing["reason"].null_count() == 0
+    assert set(routing["channel"]) <= {"sms", "counsellor", "suppressed"}
+    store = OpStore(night.opstore)
+    assert store.count(sms_outbox) == routing.filter(pl.col("channel") == "sms").height
+    assert store.count(counsellor_queue) == routing.filter(pl.col("channel") == "counsellor").height
+    # every routed seeker received one of their own matches
+    offered = routing.filter(pl.col("channel") != "suppressed").select("seeker_id", "vacancy_id")
+    assert offered.join(matches, on=["seeker_id", "vacancy_id"], how="anti").is_empty()
+
+
+def test_sms_texts_are_gsm7_within_two_segments_to_fiction_numbers(night: Settings) -> None:
+    rows = outbox(night)
+    assert rows
+    for row in rows:
+        assert encoding(row["body"]) == "GSM-7"
+        assert segments(row["body"]) <= 2 == row["segments"] or segments(row["body"]) == row["segments"]
+        assert row["to_number"].startswith("+3363998") and len(row["to_number"]) == 12
+        assert "OUI" in row["body"] and "STOP" in row["body"]
+
+
+def test_rerunning_the_night_changes_nothing(night: Settings) -> None:
+    before, sms_before = snapshot(night), outbox(night)
+    queue_before = OpStore(night.opstore).count(counsellor_queue)
+    tasks.run_night(night, MONDAY)
+    after = snapshot(night)
+    for name in WAREHOUSE_TABLES:
+        assert before[name].equals(after[name]), name
+    assert len(outbox(night)) == len(sms_before)
+    assert OpStore(night.opstore).count(counsellor_queue) == queue_before
+
+
+def test_manifest_records_the_run(night: Settings) -> None:
+    with Warehouse.open(night.warehouse, read_only=True) as wh:
+        manifest = wh.table("run_manifest").row(0, named=True)
+    assert manifest["taxonomy_version"] == "ROME 4.0 v60"
+    assert manifest["finished_at"] is not None
+    assert json.loads(manifest["outputs_json"])["matches"]["pairs"] > 0
+    assert "twilio_auth_token" not in manifest["settings_json"]
+    assert {i["file"] for i in json.loads(manifest["inputs_json"])} == {"seekers.csv", "vacancies.csv", "offres.jsonl"}
+
+
+def test_dispatch_waits_outside_the_window_then_sends_once(night: Settings, tmp_path: Path) -> None:
+    sink = FileSinkGateway(tmp_path / "sink.jsonl")
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    waiting = dispatch(night, now=sunday, gateway=sink)
+    assert waiting["in_window"] is False and waiting["sent"] == 0
+    assert waiting["next_window"] == "2026-11-23T08:00:00+01:00"
+    assert not (tmp_path / "sink.jsonl").exists()
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    first = dispatch(night, now=monday, gateway=sink)
+    total = len(outbox(night))
+    assert first["sent"] == total and first["waiting"] == 0
+    again = dispatch(night, now=monday, gateway=sink)
+    assert again["sent"] == 0
+    lines = (tmp_path / "sink.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == total
+    assert all(r["status"] == "sent" and r["provider_sid"] for r in outbox(night))
+
+
+def test_next_night_honours_opt_out_and_never_repeats_an_offer(night: Settings) -> None:
+    rows = outbox(night)
+    stopped = rows[0]
+    store = OpStore(night.opstore)
+    store.suppress(stopped["to_number"], reason="STOP", source="test", now=datetime.now(UTC))
+    shutil.copytree(night.inbox / MONDAY.isoformat(), night.inbox / TUESDAY.isoformat())
+    tasks.run_night(night, TUESDAY)
+    with Warehouse.open(night.warehouse, read_only=True) as wh:
+        tuesday = wh.table("routing").filter(pl.col("run_date") == TUESDAY)
+    same_phone = {r["seeker_id"] for r in rows if r["to_number"] == stopped["to_number"]}
+    stopped_rows = tuesday.filter(pl.col("seeker_id").is_in(list(same_phone)))
+    assert set(stopped_rows["reason"]) <= {"opted_out"}
+    with store.begin() as conn:
+        pairs = conn.execute(sa.select(sms_outbox.c.seeker_id, sms_outbox.c.vacancy_id)).all()
+        tuesday_sms = conn.execute(sa.select(sa.func.count()).where(sms_outbox.c.run_date == TUESDAY)).scalar_one()
+    assert len(pairs) == len(set(pairs))
+    assert tuesday_sms > 0
+    # Monday's SMS seekers were texted yesterday: today's daily cap does not block them, the weekly one is 3.
+    report = summary.collect(night, TUESDAY)
+    assert report["sms"]["written"] == tuesday_sms
