@@ -32,6 +32,7 @@ check: $(STAMP)
 	$(BIN)/ruff check tremplin matching connectors dags tests
 	$(BIN)/ruff format --check tremplin matching connectors dags tests
 	$(BIN)/mypy
+	$(BIN)/mypy dags
 
 bench: $(STAMP)
 	$(BIN)/tremplin bench --out bench/results.json
