@@ -95,18 +95,18 @@ class TaxonomyIndex:
         unique = sorted(set(rows))
         concepts = np.array([r[0] for r in unique], dtype=object)
         texts = [r[1] for r in unique]
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, dtype=np.float64)
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, dtype=np.float64)
         matrix = sp.csr_matrix(vectorizer.fit_transform(texts))
         return cls(vectorizer, matrix, concepts, texts)
 
-    def search(self, queries: pl.DataFrame, *, k: int = 5, candidates: int = 30) -> pl.DataFrame:
+    def search(self, queries: pl.DataFrame, *, k: int = 5, candidates: int = 30, threads: int = 2) -> pl.DataFrame:
         """Best ``k`` concepts per query (``query_id``, ``text``), best first, scores in [0, 1]."""
         if queries.is_empty():
             return pl.DataFrame(schema=RESULT_SCHEMA)
         ids = queries.get_column(QUERY_ID).cast(pl.String).to_list()
         folded = [fold(t or "") for t in queries.get_column(TEXT).to_list()]
         q = sp.csr_matrix(self.vectorizer.transform(folded))
-        top = sp_matmul_topn(q, self.matrix.T.tocsr(), top_n=candidates, sort=True).tocoo()
+        top = sp_matmul_topn(q, self.matrix.T.tocsr(), top_n=candidates, sort=True, n_threads=threads).tocoo()
         rows, cols, cosine = top.row, top.col, top.data
         fuzzy = np.fromiter(
             (fuzz.token_set_ratio(folded[r], self.texts[cl]) / 100.0 for r, cl in zip(rows, cols, strict=True)),

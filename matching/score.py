@@ -72,14 +72,27 @@ SAME_SHEET, MOBILITY, OTHER = "same_sheet", "mobility", "other"
 BLOCK_MARGIN_KM = 2.0
 
 
+CHUNK_ROWS = 1024  # seekers per sparse product: bounds memory in dense cells
+
+
 @dataclass(frozen=True)
 class _Side:
-    """One side (seekers or vacancies) as sparse rows over a shared vocabulary."""
+    """One side (seekers or vacancies) as sparse rows over shared vocabularies, plus veto arrays."""
 
     skills: sp.csr_matrix  # idf-weighted, l2-normalized item codes
-    sheets: sp.csr_matrix  # binary ROME sheets
+    sheets: sp.csr_matrix  # binary ROME sheets (seekers: wanted sheets; vacancies: its sheet)
+    reach: sp.csr_matrix  # seekers: sheets reached by a ROME mobility link; vacancies: unused (empty)
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
     x: npt.NDArray[np.float64]
     y: npt.NDArray[np.float64]
+    contracts: npt.NDArray[np.int64]  # seekers: bit mask of accepted contracts (0 = any); vacancies: one bit
+    working_time: npt.NDArray[np.int8]  # 0 any, 1 full time, 2 part time
+    licence: npt.NDArray[np.bool_]  # seekers: has one; vacancies: requires one
+    experience: npt.NDArray[np.int64]  # seekers: months they have; vacancies: months required
+
+
+_TIME_CODES = {c.ANY: 0, c.FULL_TIME: 1, c.PART_TIME: 2}
 
 
 def _binary_rows(lists: pl.Series, vocab: dict[str, int]) -> sp.csr_matrix:
@@ -107,69 +120,169 @@ def idf_weights(vacancy_skills: pl.Series, vocab: dict[str, int]) -> npt.NDArray
     return np.asarray(np.log((1 + n) / (1 + df)) + 1.0, dtype=np.float64)
 
 
-def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame) -> tuple[_Side, _Side]:
+def _contract_bits(codes: pl.Series, vocab: dict[str, int]) -> npt.NDArray[np.int64]:
+    return np.array(
+        [sum(1 << vocab[x] for x in set(row or ()) if x in vocab) for row in codes.to_list()], dtype=np.int64
+    )
+
+
+def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame, mobility: pl.DataFrame | None) -> tuple[_Side, _Side]:
     codes = sorted(
         set(seekers.get_column(c.ITEM_CODES).explode().drop_nulls().to_list())
         | set(vacancies.get_column(c.SKILL_CODES).explode().drop_nulls().to_list())
     )
     vocab = {code: i for i, code in enumerate(codes)}
     idf = sp.diags(idf_weights(vacancies.get_column(c.SKILL_CODES), vocab))
-    sheets = sorted(
-        set(seekers.get_column(c.ROME_CODES).explode().drop_nulls().to_list())
-        | set(vacancies.get_column(c.ROME_CODE).to_list())
-    )
-    sheet_vocab = {code: i for i, code in enumerate(sheets)}
-    sides = []
-    for frame, skill_col, sheet_series in (
-        (seekers, c.ITEM_CODES, seekers.get_column(c.ROME_CODES)),
-        (vacancies, c.SKILL_CODES, vacancies.select(pl.concat_list(c.ROME_CODE)).to_series()),
-    ):
-        x, y = planar_km(frame.get_column(c.LATITUDE).to_numpy(), frame.get_column(c.LONGITUDE).to_numpy())
-        sides.append(
-            _Side(
-                skills=_l2_rows(sp.csr_matrix(_binary_rows(frame.get_column(skill_col), vocab) @ idf)),
-                sheets=_binary_rows(sheet_series, sheet_vocab),
-                x=x,
-                y=y,
+    seeker_sheets = seekers.get_column(c.ROME_CODES)
+    vacancy_sheets = vacancies.select(pl.concat_list(c.ROME_CODE)).to_series()
+    sheet_vocab = {
+        code: i
+        for i, code in enumerate(
+            sorted(
+                set(seeker_sheets.explode().drop_nulls().to_list()) | set(vacancies.get_column(c.ROME_CODE).to_list())
             )
         )
-    return sides[0], sides[1]
-
-
-def _candidate_pairs(
-    seekers: pl.DataFrame, s: _Side, v: _Side, *, block_km: float
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Pairs (seeker row, vacancy row) in nearby cells sharing an item or a sheet, with skill and sheet overlap."""
-    radius = seekers.get_column(c.RADIUS_KM).to_numpy()
-    s_cell = np.floor(np.stack([s.x, s.y], axis=1) / block_km).astype(np.int64)
-    v_cell = np.floor(np.stack([v.x, v.y], axis=1) / block_km).astype(np.int64)
-    order = np.lexsort((s_cell[:, 1], s_cell[:, 0]))
-    keys, starts = np.unique(s_cell[order], axis=0, return_index=True)
-    ends = np.append(starts[1:], len(order))
-    out_i, out_j, out_skill, out_sheet = [], [], [], []
-    for key, start, end in zip(keys, starts, ends, strict=True):
-        rows = order[start:end]
-        reach = math.ceil((float(radius[rows].max()) + BLOCK_MARGIN_KM) / block_km)
-        near = np.flatnonzero((np.abs(v_cell[:, 0] - key[0]) <= reach) & (np.abs(v_cell[:, 1] - key[1]) <= reach))
-        if near.size == 0:
-            continue
-        # A vacancy has one sheet, so the sheet product is 0 or 1 and skill is in [0, 1]: adding twice the
-        # sheet product keeps both readable from one sparse matrix (its pattern is the candidate set).
-        total = (s.skills[rows] @ v.skills[near].T + 2.0 * (s.sheets[rows] @ v.sheets[near].T)).tocoo()
-        same = total.data >= 2.0 - 1e-9
-        out_i.append(rows[total.row])
-        out_j.append(near[total.col])
-        out_skill.append(total.data - 2.0 * same)
-        out_sheet.append(same.astype(np.float64))
-    if not out_i:
-        empty_i = np.array([], dtype=np.int64)
-        return empty_i, empty_i.copy(), np.array([], dtype=np.float64), np.array([], dtype=np.float64)
-    return (
-        np.concatenate(out_i),
-        np.concatenate(out_j),
-        np.concatenate(out_skill),
-        np.concatenate(out_sheet),
+    }
+    if mobility is not None and not mobility.is_empty():
+        reached = (
+            seekers.select(pl.col(c.ROME_CODES))
+            .with_row_index("_row")
+            .explode(c.ROME_CODES)
+            .join(mobility.select(pl.col(c.ROME_CODE).alias(c.ROME_CODES), "target_rome_code"), on=c.ROME_CODES)
+            .group_by("_row")
+            .agg(pl.col("target_rome_code").unique())
+        )
+        targets = (
+            pl.DataFrame({"_row": pl.arange(0, seekers.height, eager=True).cast(pl.UInt32)})
+            .join(reached, on="_row", how="left")
+            .sort("_row")
+            .get_column("target_rome_code")
+            .fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        )
+    else:
+        targets = pl.Series([[] for _ in range(seekers.height)], dtype=pl.List(pl.String))
+    all_contracts = sorted(
+        set(seekers.get_column(c.CONTRACT_TYPES).explode().drop_nulls().to_list())
+        | set(vacancies.get_column(c.CONTRACT_TYPE).to_list())
     )
+    contract_vocab = {code: i for i, code in enumerate(all_contracts)}
+    if len(contract_vocab) > 62:
+        raise ValueError("more than 62 distinct contract types")
+
+    def side(
+        frame: pl.DataFrame,
+        skill_col: str,
+        sheets: pl.Series,
+        reach: pl.Series,
+        contracts: pl.Series,
+        licence_col: str,
+        experience_col: str,
+    ) -> _Side:
+        lat = frame.get_column(c.LATITUDE).to_numpy().astype(np.float64)
+        lon = frame.get_column(c.LONGITUDE).to_numpy().astype(np.float64)
+        x, y = planar_km(lat, lon)
+        return _Side(
+            skills=_l2_rows(sp.csr_matrix(_binary_rows(frame.get_column(skill_col), vocab) @ idf)),
+            sheets=_binary_rows(sheets, sheet_vocab),
+            reach=_binary_rows(reach, sheet_vocab),
+            lat=lat,
+            lon=lon,
+            x=x,
+            y=y,
+            contracts=_contract_bits(contracts, contract_vocab),
+            working_time=frame.get_column(c.WORKING_TIME)
+            .replace_strict(_TIME_CODES, default=0)
+            .to_numpy()
+            .astype(np.int8),
+            licence=frame.get_column(licence_col).fill_null(False).to_numpy().astype(np.bool_),
+            experience=frame.get_column(experience_col).fill_null(0).to_numpy().astype(np.int64),
+        )
+
+    no_reach = pl.Series([[] for _ in range(vacancies.height)], dtype=pl.List(pl.String))
+    return (
+        side(
+            seekers,
+            c.ITEM_CODES,
+            seeker_sheets,
+            targets,
+            seekers.get_column(c.CONTRACT_TYPES),
+            c.DRIVING_LICENCE,
+            c.EXPERIENCE_MONTHS,
+        ),
+        side(
+            vacancies,
+            c.SKILL_CODES,
+            vacancy_sheets,
+            no_reach,
+            vacancies.select(pl.concat_list(c.CONTRACT_TYPE)).to_series(),
+            c.LICENCE_REQUIRED,
+            c.EXPERIENCE_REQUIRED_MONTHS,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Weights:
+    skill: float
+    occupation: float
+    distance: float
+    mobility_credit: float
+    min_score: float
+    top_k: int
+
+
+def _score_block(
+    rows: npt.NDArray[np.int64],
+    near: npt.NDArray[np.int64],
+    s: _Side,
+    v: _Side,
+    radius: npt.NDArray[np.float64],
+    w: _Weights,
+) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:
+    """Score every candidate pair of one block of seekers and keep each seeker's best ``top_k``."""
+    # One sparse matrix carries three things: skill cosine in [0, 1], plus 2 when the vacancy's sheet is
+    # one the seeker wants, plus 4 when a mobility link reaches it. Its pattern is the candidate set.
+    v_sheets_t = v.sheets[near].T
+    total = (
+        s.skills[rows] @ v.skills[near].T + 2.0 * (s.sheets[rows] @ v_sheets_t) + 4.0 * (s.reach[rows] @ v_sheets_t)
+    ).tocoo()
+    i, j, value = rows[total.row], near[total.col], total.data
+    linked = value >= 4.0 - 1e-9
+    value = value - 4.0 * linked
+    same = value >= 2.0 - 1e-9
+    skill = np.clip(value - 2.0 * same, 0.0, 1.0)
+    distance = haversine_km(s.lat[i], s.lon[i], v.lat[j], v.lon[j])
+    keep = (
+        (distance <= radius[i])
+        & ((s.contracts[i] == 0) | ((s.contracts[i] & v.contracts[j]) != 0))
+        & ((s.working_time[i] == 0) | (s.working_time[i] == v.working_time[j]))
+        & (~v.licence[j] | s.licence[i])
+        & (v.experience[j] <= s.experience[i])
+    )
+    occupation = np.where(same, 1.0, np.where(linked, w.mobility_credit, 0.0))
+    distance_score = np.clip(1.0 - distance / radius[i], 0.0, 1.0)
+    score = np.clip(w.skill * skill + w.occupation * occupation + w.distance * distance_score, 0.0, 1.0)
+    keep &= score >= w.min_score
+    cols = {
+        "i": i,
+        "j": j,
+        "skill": skill,
+        "occupation": occupation,
+        "distance_score": distance_score,
+        "distance": distance,
+        "score": score,
+        "same": same,
+        "linked": linked,
+    }
+    cols = {k: a[keep] for k, a in cols.items()}
+    # best first: score, then nearer, then vacancy order (vacancies are sorted by id, so ties break by id)
+    order = np.lexsort((cols["j"], cols["distance"], -cols["score"], cols["i"]))
+    cols = {k: a[order] for k, a in cols.items()}
+    starts = np.flatnonzero(np.r_[True, cols["i"][1:] != cols["i"][:-1]]) if len(order) else np.array([], int)
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(order)])) if len(order) else np.array([], int)
+    rank = np.arange(len(order)) - group_start + 1
+    top = rank <= w.top_k
+    return {**{k: a[top] for k, a in cols.items()}, "rank": rank[top]}
 
 
 def score_matches(
@@ -193,104 +306,61 @@ def score_matches(
     """
     if abs(weight_skill + weight_occupation + weight_distance - 1.0) > 1e-9:
         raise ValueError("the three weights must add up to 1")
-    seekers = seekers.select(SEEKER_INPUT)
-    vacancies = vacancies.select(VACANCY_INPUT)
+    seekers = seekers.select(SEEKER_INPUT).sort(c.SEEKER_ID)
+    vacancies = vacancies.select(VACANCY_INPUT).sort(c.VACANCY_ID)
     if seekers.is_empty() or vacancies.is_empty():
         return pl.DataFrame(schema=MATCH_SCHEMA)
-    s_side, v_side = _sides(seekers, vacancies)
-    i, j, skill, same_sheet = _candidate_pairs(seekers, s_side, v_side, block_km=block_km)
-    distance = haversine_km(
-        seekers.get_column(c.LATITUDE).to_numpy()[i],
-        seekers.get_column(c.LONGITUDE).to_numpy()[i],
-        vacancies.get_column(c.LATITUDE).to_numpy()[j],
-        vacancies.get_column(c.LONGITUDE).to_numpy()[j],
-    )
+    s, v = _sides(seekers, vacancies, mobility)
+    w = _Weights(weight_skill, weight_occupation, weight_distance, mobility_credit, min_score, top_k)
+    radius = seekers.get_column(c.RADIUS_KM).to_numpy().astype(np.float64)
+    s_cell = np.floor(np.stack([s.x, s.y], axis=1) / block_km).astype(np.int64)
+    v_cell = np.floor(np.stack([v.x, v.y], axis=1) / block_km).astype(np.int64)
+    order = np.lexsort((s_cell[:, 1], s_cell[:, 0]))
+    keys, starts = np.unique(s_cell[order], axis=0, return_index=True)
+    ends = np.append(starts[1:], len(order))
+    parts = []
+    for key, start, end in zip(keys, starts, ends, strict=True):
+        cell_rows = np.sort(order[start:end])
+        reach = math.ceil((float(radius[cell_rows].max()) + BLOCK_MARGIN_KM) / block_km)
+        near = np.flatnonzero((np.abs(v_cell[:, 0] - key[0]) <= reach) & (np.abs(v_cell[:, 1] - key[1]) <= reach))
+        if near.size == 0:
+            continue
+        for chunk in range(0, len(cell_rows), CHUNK_ROWS):
+            parts.append(_score_block(cell_rows[chunk : chunk + CHUNK_ROWS], near, s, v, radius, w))
+    if not parts:
+        return pl.DataFrame(schema=MATCH_SCHEMA)
+    found = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    relation = np.where(found["same"], SAME_SHEET, np.where(found["linked"], MOBILITY, OTHER))
     pairs = pl.DataFrame(
         {
-            "_i": i,
-            "_j": j,
-            c.SKILL_SCORE: np.clip(skill, 0.0, 1.0),
-            "_same_sheet": same_sheet > 0,
-            c.DISTANCE_KM: distance,
+            "_i": found["i"],
+            "_j": found["j"],
+            c.RANK: found["rank"],
+            c.SCORE: found["score"],
+            c.SKILL_SCORE: found["skill"],
+            c.OCCUPATION_SCORE: found["occupation"],
+            c.DISTANCE_SCORE: found["distance_score"],
+            c.DISTANCE_KM: found["distance"],
+            c.OCCUPATION_RELATION: relation,
         }
     )
-    s_cols = seekers.with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64))
-    v_cols = vacancies.with_row_index("_j").with_columns(pl.col("_j").cast(pl.Int64))
-    joined = pairs.join(s_cols, on="_i").join(v_cols, on="_j", suffix="_v")
-    kept = joined.filter(_allowed())
-    scored = (
-        _with_relation(kept, mobility)
-        .with_columns(
-            pl.when(pl.col(c.OCCUPATION_RELATION) == SAME_SHEET)
-            .then(1.0)
-            .when(pl.col(c.OCCUPATION_RELATION) == MOBILITY)
-            .then(mobility_credit)
-            .otherwise(0.0)
-            .alias(c.OCCUPATION_SCORE),
-            (1.0 - pl.col(c.DISTANCE_KM) / pl.col(c.RADIUS_KM)).clip(0.0, 1.0).alias(c.DISTANCE_SCORE),
-        )
-        .with_columns(
-            (
-                weight_skill * pl.col(c.SKILL_SCORE)
-                + weight_occupation * pl.col(c.OCCUPATION_SCORE)
-                + weight_distance * pl.col(c.DISTANCE_SCORE)
-            )
-            .clip(0.0, 1.0)
-            .alias(c.SCORE)
-        )
-        .filter(pl.col(c.SCORE) >= min_score)
-    )
-    ranked = (
-        scored.sort([c.SEEKER_ID, c.SCORE, c.DISTANCE_KM, c.VACANCY_ID], descending=[False, True, False, False])
-        .with_columns(pl.int_range(1, pl.len() + 1).over(c.SEEKER_ID).cast(pl.Int32).alias(c.RANK))
-        .filter(pl.col(c.RANK) <= top_k)
+    s_cols = seekers.select(c.SEEKER_ID, c.ITEM_CODES).with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64))
+    v_cols = (
+        vacancies.select(c.VACANCY_ID, c.SKILL_CODES, c.REQUIRED_SKILL_CODES)
+        .with_row_index("_j")
+        .with_columns(pl.col("_j").cast(pl.Int64))
     )
     return (
-        ranked.with_columns(
+        pairs.join(s_cols, on="_i")
+        .join(v_cols, on="_j")
+        .with_columns(
             pl.col(c.SKILL_CODES).list.set_intersection(pl.col(c.ITEM_CODES)).list.sort().alias(c.MATCHED_SKILLS),
             pl.col(c.REQUIRED_SKILL_CODES)
             .list.set_difference(pl.col(c.ITEM_CODES))
             .list.sort()
             .alias(c.MISSING_REQUIRED_SKILLS),
         )
+        .sort(c.SEEKER_ID, c.RANK)
         .select(list(MATCH_SCHEMA))
         .cast(MATCH_SCHEMA)
-    )
-
-
-def _allowed() -> pl.Expr:
-    """Hard vetoes; a pair passes only when every one of them holds."""
-    seeker_contracts = pl.col(c.CONTRACT_TYPES)
-    contract_ok = (seeker_contracts.list.len() == 0) | seeker_contracts.list.contains(pl.col(c.CONTRACT_TYPE))
-    time_ok = (pl.col(c.WORKING_TIME) == c.ANY) | (pl.col(c.WORKING_TIME) == pl.col(f"{c.WORKING_TIME}_v"))
-    licence_ok = ~pl.col(c.LICENCE_REQUIRED) | pl.col(c.DRIVING_LICENCE)
-    experience_ok = pl.col(c.EXPERIENCE_REQUIRED_MONTHS) <= pl.col(c.EXPERIENCE_MONTHS)
-    within = pl.col(c.DISTANCE_KM) <= pl.col(c.RADIUS_KM)
-    return within & contract_ok & time_ok & licence_ok & experience_ok
-
-
-def _with_relation(pairs: pl.DataFrame, mobility: pl.DataFrame | None) -> pl.DataFrame:
-    """Add the occupation relation: same sheet, reached by a ROME mobility link, or other."""
-    if mobility is None or mobility.is_empty() or pairs.is_empty():
-        linked = pairs.with_columns(pl.lit(False).alias("_linked"))
-    else:
-        reachable = (
-            pairs.select(c.SEEKER_ID, c.ROME_CODES)
-            .unique(c.SEEKER_ID)
-            .explode(c.ROME_CODES)
-            .join(mobility.select(pl.col(c.ROME_CODE).alias(c.ROME_CODES), "target_rome_code"), on=c.ROME_CODES)
-            .select(c.SEEKER_ID, pl.col("target_rome_code").alias(c.ROME_CODE))
-            .unique()
-            .with_columns(pl.lit(True).alias("_linked"))
-        )
-        linked = pairs.join(reachable, on=[c.SEEKER_ID, c.ROME_CODE], how="left").with_columns(
-            pl.col("_linked").fill_null(False)
-        )
-    return linked.with_columns(
-        pl.when(pl.col("_same_sheet"))
-        .then(pl.lit(SAME_SHEET))
-        .when(pl.col("_linked"))
-        .then(pl.lit(MOBILITY))
-        .otherwise(pl.lit(OTHER))
-        .alias(c.OCCUPATION_RELATION)
     )

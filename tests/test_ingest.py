@@ -152,3 +152,32 @@ def test_vacancies_from_csv_and_parquet_agree(settings: Settings, tmp_path: Path
     v1 = from_csv.filter(pl.col("vacancy_id") == "V1").row(0, named=True)
     assert v1["positions"] == 2
     assert v1["required_skill_codes"] == ["100341"]
+
+
+def test_seekers_in_csv_jsonl_and_parquet_load_the_same(tmp_path: Path, data_dir: Path, reference) -> None:  # type: ignore[no-untyped-def]
+    from tremplin.generate import generate
+
+    loaded = {}
+    for fmt in ("csv", "jsonl", "parquet"):
+        settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path / fmt)
+        generate(
+            reference,
+            seekers=500,
+            vacancies=50,
+            seed=9,
+            out_dir=settings.inbox / NIGHT.isoformat(),
+            fmt=fmt,
+            bad_row_rate=0.05,
+        )
+        pipeline.ingest(settings, NIGHT)
+        t = tables(settings)
+        loaded[fmt] = (
+            t["seekers"].drop("source_file"),
+            # a CSV file's header is line 1, so its rows are one line further down than in JSONL or Parquet
+            t["quarantine"].select(pl.col("line") - (1 if fmt == "csv" else 0), "field", "reason").sort(pl.all()),
+        )
+    assert loaded["csv"][0].height > 400
+    assert loaded["csv"][1].height > 0
+    for fmt in ("jsonl", "parquet"):
+        assert loaded["csv"][0].equals(loaded[fmt][0]), fmt
+        assert loaded["csv"][1].equals(loaded[fmt][1]), fmt

@@ -6,7 +6,7 @@ import polars as pl
 
 from matching import columns as c
 from matching.route import default_rules, route
-from matching.select import NO_OFFER_LEFT, final_routing, select_offers
+from matching.offers import NO_OFFER_LEFT, final_routing, select_offers
 
 
 def seekers(rows: list[dict[str, object]]) -> pl.DataFrame:

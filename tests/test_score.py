@@ -147,3 +147,12 @@ def test_far_block_neighbours_are_found() -> None:
 def test_no_shared_item_nor_sheet_is_no_candidate() -> None:
     v = vacancy("V", **{c.ROME_CODE: "R9", c.SKILL_CODES: ["z"]})
     assert score_matches(frame([seeker()]), frame([v])).is_empty()
+
+
+def test_seekers_without_sheets_do_not_shift_mobility_rows() -> None:
+    # A seeker with no wanted sheet comes first; the second seeker's mobility link must stay its own.
+    mobility = pl.DataFrame({c.ROME_CODE: ["R1"], "target_rome_code": ["R2"]})
+    first = seeker(**{c.SEEKER_ID: "S0", c.ROME_CODES: [], c.ITEM_CODES: ["zz"]})
+    out = score_matches(frame([first, seeker()]), two_vacancies(), mobility=mobility)
+    assert out.filter(pl.col(c.VACANCY_ID) == "V2")[c.OCCUPATION_RELATION].to_list() == [MOBILITY]
+    assert out[c.SEEKER_ID].unique().to_list() == ["S1"]
