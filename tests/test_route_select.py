@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from matching import columns as c
-from matching.route import default_rules, route
 from matching.offers import NO_OFFER_LEFT, final_routing, select_offers
+from matching.route import default_rules, route
 
 
 def seekers(rows: list[dict[str, object]]) -> pl.DataFrame:

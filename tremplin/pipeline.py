@@ -23,9 +23,9 @@ from connectors.reference import Reference, cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
+from matching.offers import final_routing, select_offers
 from matching.route import OPTED_OUT, default_rules, route
 from matching.score import score_matches
-from matching.offers import final_routing, select_offers
 from tremplin import code_version
 from tremplin.errors import InputFileError
 from tremplin.settings import Settings
