@@ -35,7 +35,8 @@ check: $(STAMP)
 	$(BIN)/mypy dags
 
 bench: $(STAMP)
-	$(BIN)/tremplin bench --out bench/results.json
+	$(BIN)/tremplin bench --seekers 20000 --vacancies 5000 --out bench/results.json
+	$(BIN)/tremplin bench --seekers 200000 --vacancies 50000 --out bench/results.json
 
 clean:
 	rm -rf $(VENV) var .airflow

@@ -1,6 +1,6 @@
 """``tremplin bench``: time every nightly step on generated data and write the figures to a JSON file.
 
-Figures go under the ``nightly`` key of the results file; other benchmarks keep their own keys.
+Figures go under ``nightly`` / ``<seekers>x<vacancies>`` in the results file; other benchmarks keep their own keys.
 """
 
 from __future__ import annotations
@@ -66,6 +66,6 @@ def run_bench(settings: Settings, *, seekers: int, vacancies: int, out: Path, se
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    existing["nightly"] = result
+    existing.setdefault("nightly", {})[f"{seekers}x{vacancies}"] = result
     out.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
     return result
