@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     log = run_dag(
         "nightly_matching",
         run_date.isoformat(),
-        airflow_home=PROJECT_ROOT / "var" / "airflow",
+        airflow_home=out / "airflow",
         extra_env=settings_env(settings),
     )
     timings["airflow nightly_matching"] = time.perf_counter() - step
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  warehouse (DuckDB)  {settings.warehouse}")
     print(f"  operational store   {settings.opstore}")
     print(f"  SMS sink            {settings.sms_sink}")
-    print(f"  Airflow home        {PROJECT_ROOT / 'var' / 'airflow'}")
+    print(f"  Airflow home        {out / 'airflow'}")
     (out / "summary.json").write_text(
         json.dumps(
             {"summary": result, "dispatch": sent, "timings_s": timings, "generated": generated},
