@@ -2,8 +2,12 @@
 
 score = weight_skill * skill + weight_occupation * occupation + weight_distance * distance, where
 
-- skill is the cosine of the seeker's and the vacancy's ROME item codes, each code weighted by its
-  inverse document frequency over the vacancies (smooth idf: ln((1 + n) / (1 + df)) + 1);
+- skill is the weighted share of the vacancy's ROME item codes that the seeker has: each of the
+  vacancy's codes weighs its inverse document frequency over the vacancies (smooth idf:
+  ln((1 + n) / (1 + df)) + 1), times ``core_weight`` when it is a core item of the vacancy's ROME sheet
+  and ``required_weight`` when the vacancy requires it (exigence E). A TF-IDF product of a binary seeker
+  vector with the L1-normalized vacancy vector; adding a shared skill can only raise it, and skills the
+  vacancy does not ask for neither help nor hurt;
 - occupation is 1 when the vacancy's ROME sheet is one the seeker wants, ``mobility_credit`` when a ROME
   mobility link leads from one of them to it, 0 otherwise;
 - distance is 1 - d / radius (1 next door, 0 at the edge of the radius).
@@ -79,7 +83,7 @@ CHUNK_ROWS = 1024  # seekers per sparse product: bounds memory in dense cells
 class _Side:
     """One side (seekers or vacancies) as sparse rows over shared vocabularies, plus veto arrays."""
 
-    skills: sp.csr_matrix  # idf-weighted, l2-normalized item codes
+    skills: sp.csr_matrix  # seekers: binary item codes; vacancies: weighted item codes, rows summing to 1
     sheets: sp.csr_matrix  # binary ROME sheets (seekers: wanted sheets; vacancies: its sheet)
     reach: sp.csr_matrix  # seekers: sheets reached by a ROME mobility link; vacancies: unused (empty)
     lat: npt.NDArray[np.float64]
@@ -106,10 +110,39 @@ def _binary_rows(lists: pl.Series, vocab: dict[str, int]) -> sp.csr_matrix:
     return sp.csr_matrix((data, np.array(indices, dtype=np.int64), np.array(indptr)), shape=(len(lists), len(vocab)))
 
 
-def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+def _weighted_vacancy_rows(
+    vacancies: pl.DataFrame,
+    vocab: dict[str, int],
+    idf: npt.NDArray[np.float64],
+    core_items: pl.DataFrame | None,
+    *,
+    core_weight: float,
+    required_weight: float,
+) -> sp.csr_matrix:
+    """Vacancy rows over the item vocabulary: idf x core and required boosts, each row summing to 1."""
+    items = (
+        vacancies.select(c.ROME_CODE, c.SKILL_CODES, c.REQUIRED_SKILL_CODES)
+        .with_row_index("_row")
+        .explode(c.SKILL_CODES)
+        .drop_nulls(c.SKILL_CODES)
+        .unique(["_row", c.SKILL_CODES])
+        .with_columns(pl.col(c.SKILL_CODES).is_in(pl.col(c.REQUIRED_SKILL_CODES)).alias("_required"))
+    )
+    if core_items is not None and not core_items.is_empty():
+        core = core_items.select(c.ROME_CODE, pl.col("item_code").alias(c.SKILL_CODES)).unique()
+        items = items.join(core.with_columns(pl.lit(True).alias("_core")), on=[c.ROME_CODE, c.SKILL_CODES], how="left")
+    else:
+        items = items.with_columns(pl.lit(None, pl.Boolean).alias("_core"))
+    items = items.filter(pl.col(c.SKILL_CODES).is_in(list(vocab)))
+    rows = items.get_column("_row").to_numpy().astype(np.int64)
+    cols = np.array([vocab[code] for code in items.get_column(c.SKILL_CODES).to_list()], dtype=np.int64)
+    boost = np.where(items.get_column("_core").fill_null(False).to_numpy(), core_weight, 1.0) * np.where(
+        items.get_column("_required").to_numpy(), required_weight, 1.0
+    )
+    weights = sp.csr_matrix((idf[cols] * boost, (rows, cols)), shape=(vacancies.height, len(vocab)))
+    totals = np.asarray(weights.sum(axis=1)).ravel()
+    totals[totals == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / totals) @ weights)
 
 
 def idf_weights(vacancy_skills: pl.Series, vocab: dict[str, int]) -> npt.NDArray[np.float64]:
@@ -126,13 +159,21 @@ def _contract_bits(codes: pl.Series, vocab: dict[str, int]) -> npt.NDArray[np.in
     )
 
 
-def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame, mobility: pl.DataFrame | None) -> tuple[_Side, _Side]:
+def _sides(
+    seekers: pl.DataFrame,
+    vacancies: pl.DataFrame,
+    mobility: pl.DataFrame | None,
+    core_items: pl.DataFrame | None,
+    *,
+    core_weight: float,
+    required_weight: float,
+) -> tuple[_Side, _Side]:
     codes = sorted(
         set(seekers.get_column(c.ITEM_CODES).explode().drop_nulls().to_list())
         | set(vacancies.get_column(c.SKILL_CODES).explode().drop_nulls().to_list())
     )
     vocab = {code: i for i, code in enumerate(codes)}
-    idf = sp.diags(idf_weights(vacancies.get_column(c.SKILL_CODES), vocab))
+    idf = idf_weights(vacancies.get_column(c.SKILL_CODES), vocab)
     seeker_sheets = seekers.get_column(c.ROME_CODES)
     vacancy_sheets = vacancies.select(pl.concat_list(c.ROME_CODE)).to_series()
     sheet_vocab = {
@@ -171,7 +212,7 @@ def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame, mobility: pl.DataFram
 
     def side(
         frame: pl.DataFrame,
-        skill_col: str,
+        skills: sp.csr_matrix,
         sheets: pl.Series,
         reach: pl.Series,
         contracts: pl.Series,
@@ -182,7 +223,7 @@ def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame, mobility: pl.DataFram
         lon = frame.get_column(c.LONGITUDE).to_numpy().astype(np.float64)
         x, y = planar_km(lat, lon)
         return _Side(
-            skills=_l2_rows(sp.csr_matrix(_binary_rows(frame.get_column(skill_col), vocab) @ idf)),
+            skills=skills,
             sheets=_binary_rows(sheets, sheet_vocab),
             reach=_binary_rows(reach, sheet_vocab),
             lat=lat,
@@ -202,7 +243,7 @@ def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame, mobility: pl.DataFram
     return (
         side(
             seekers,
-            c.ITEM_CODES,
+            _binary_rows(seekers.get_column(c.ITEM_CODES), vocab),
             seeker_sheets,
             targets,
             seekers.get_column(c.CONTRACT_TYPES),
@@ -211,7 +252,9 @@ def _sides(seekers: pl.DataFrame, vacancies: pl.DataFrame, mobility: pl.DataFram
         ),
         side(
             vacancies,
-            c.SKILL_CODES,
+            _weighted_vacancy_rows(
+                vacancies, vocab, idf, core_items, core_weight=core_weight, required_weight=required_weight
+            ),
             vacancy_sheets,
             no_reach,
             vacancies.select(pl.concat_list(c.CONTRACT_TYPE)).to_series(),
@@ -294,6 +337,9 @@ def score_matches(
     weight_occupation: float = 0.25,
     weight_distance: float = 0.20,
     mobility_credit: float = 0.5,
+    core_items: pl.DataFrame | None = None,
+    core_weight: float = 2.0,
+    required_weight: float = 2.0,
     top_k: int = 10,
     min_score: float = 0.0,
     block_km: float = 50.0,
@@ -301,7 +347,8 @@ def score_matches(
     """The top ``top_k`` vacancies per seeker, with score components and explanation columns.
 
     ``seekers`` needs the columns in ``SEEKER_INPUT``, ``vacancies`` those in ``VACANCY_INPUT``;
-    ``mobility`` has ``rome_code`` and ``target_rome_code``. Nothing else is read: protected
+    ``mobility`` has ``rome_code`` and ``target_rome_code``; ``core_items`` has ``rome_code`` and
+    ``item_code`` for the core items of each sheet. Nothing else is read: protected
     attributes cannot reach the score.
     """
     if abs(weight_skill + weight_occupation + weight_distance - 1.0) > 1e-9:
@@ -310,7 +357,7 @@ def score_matches(
     vacancies = vacancies.select(VACANCY_INPUT).sort(c.VACANCY_ID)
     if seekers.is_empty() or vacancies.is_empty():
         return pl.DataFrame(schema=MATCH_SCHEMA)
-    s, v = _sides(seekers, vacancies, mobility)
+    s, v = _sides(seekers, vacancies, mobility, core_items, core_weight=core_weight, required_weight=required_weight)
     w = _Weights(weight_skill, weight_occupation, weight_distance, mobility_credit, min_score, top_k)
     radius = seekers.get_column(c.RADIUS_KM).to_numpy().astype(np.float64)
     s_cell = np.floor(np.stack([s.x, s.y], axis=1) / block_km).astype(np.int64)

@@ -26,7 +26,7 @@ def seeker(**over: object) -> dict[str, object]:
         c.LONGITUDE: LON,
         c.RADIUS_KM: 30.0,
         c.ROME_CODES: ["R1"],
-        c.ITEM_CODES: ["a", "b", "c"],
+        c.ITEM_CODES: ["a", "c"],
         c.CONTRACT_TYPES: [],
         c.WORKING_TIME: c.ANY,
         c.DRIVING_LICENCE: False,
@@ -58,19 +58,11 @@ def frame(rows: list[dict[str, object]]) -> pl.DataFrame:
 
 
 def two_vacancies() -> pl.DataFrame:
-    # a, b, c, d each appear in exactly one of the two vacancies: equal idf, so idf cancels in the cosine.
+    # a, b, c, d each appear in exactly one of the two vacancies: equal idf, so only the boosts weigh.
     return frame(
         [
             vacancy("V1", **{c.REQUIRED_SKILL_CODES: ["b"]}),
-            vacancy(
-                "V2",
-                **{
-                    c.LATITUDE: north(15),
-                    c.ROME_CODE: "R2",
-                    c.SKILL_CODES: ["c", "d"],
-                    c.REQUIRED_SKILL_CODES: ["d"],
-                },
-            ),
+            vacancy("V2", **{c.LATITUDE: north(15), c.ROME_CODE: "R2", c.SKILL_CODES: ["c", "d"]}),
         ]
     )
 
@@ -82,22 +74,37 @@ def test_haversine_pure_latitude_shift_is_exact() -> None:
 def test_scores_by_hand() -> None:
     out = score_matches(frame([seeker()]), two_vacancies()).sort(c.RANK)
     v1, v2 = out.row(0, named=True), out.row(1, named=True)
-    # V1: cosine({a,b,c}, {a,b}) = 2 / (sqrt(3) * sqrt(2)) = 0.816497; same sheet R1; distance 0.
+    # V1 weighs a = 1 and b = 2 (required, x2); the seeker has a only: skill 1 / 3. Same sheet, distance 0.
     assert v1[c.VACANCY_ID] == "V1"
-    assert v1[c.SKILL_SCORE] == pytest.approx(2 / math.sqrt(6))
+    assert v1[c.SKILL_SCORE] == pytest.approx(1 / 3)
     assert v1[c.OCCUPATION_RELATION] == SAME_SHEET
     assert v1[c.DISTANCE_SCORE] == pytest.approx(1.0)
-    # 0.55 * 0.816497 + 0.25 * 1 + 0.20 * 1 = 0.899073
-    assert v1[c.SCORE] == pytest.approx(0.899073, abs=1e-6)
-    assert v1[c.MATCHED_SKILLS] == ["a", "b"]
-    assert v1[c.MISSING_REQUIRED_SKILLS] == []
-    # V2: cosine({a,b,c}, {c,d}) = 1 / sqrt(6) = 0.408248; other sheet, no link; 15 km of 30 -> 0.5.
+    # 0.55 / 3 + 0.25 * 1 + 0.20 * 1 = 0.633333
+    assert v1[c.SCORE] == pytest.approx(0.633333, abs=1e-6)
+    assert v1[c.MATCHED_SKILLS] == ["a"]
+    assert v1[c.MISSING_REQUIRED_SKILLS] == ["b"]
+    # V2 weighs c = d = 1; the seeker has c: skill 1 / 2. Other sheet, no link; 15 km of 30 -> 0.5.
     assert v2[c.DISTANCE_KM] == pytest.approx(15.0, abs=1e-6)
     assert v2[c.OCCUPATION_RELATION] == OTHER
-    # 0.55 * 0.408248 + 0 + 0.20 * 0.5 = 0.324537
-    assert v2[c.SCORE] == pytest.approx(0.324537, abs=1e-6)
+    # 0.55 * 0.5 + 0 + 0.20 * 0.5 = 0.375
+    assert v2[c.SCORE] == pytest.approx(0.375, abs=1e-6)
     assert v2[c.MATCHED_SKILLS] == ["c"]
-    assert v2[c.MISSING_REQUIRED_SKILLS] == ["d"]
+    assert v2[c.MISSING_REQUIRED_SKILLS] == []
+
+
+def test_core_items_weigh_more() -> None:
+    core = pl.DataFrame({c.ROME_CODE: ["R1"], "item_code": ["a"]})
+    out = score_matches(frame([seeker()]), two_vacancies(), core_items=core)
+    v1 = out.filter(pl.col(c.VACANCY_ID) == "V1").row(0, named=True)
+    # a is core for R1 (x2) and b required (x2): the seeker covers 2 / 4 -> 0.55 * 0.5 + 0.45 = 0.725
+    assert v1[c.SKILL_SCORE] == pytest.approx(0.5)
+    assert v1[c.SCORE] == pytest.approx(0.725, abs=1e-6)
+
+
+def test_skills_the_vacancy_does_not_ask_for_change_nothing() -> None:
+    more = seeker(**{c.ITEM_CODES: ["a", "c", "x", "y", "z"]})
+    base = score_matches(frame([seeker()]), two_vacancies()).drop(c.SEEKER_ID)
+    assert score_matches(frame([more]), two_vacancies()).drop(c.SEEKER_ID).equals(base)
 
 
 def test_mobility_link_gives_half_occupation_credit() -> None:
@@ -105,8 +112,8 @@ def test_mobility_link_gives_half_occupation_credit() -> None:
     out = score_matches(frame([seeker()]), two_vacancies(), mobility=mobility)
     v2 = out.filter(pl.col(c.VACANCY_ID) == "V2").row(0, named=True)
     assert v2[c.OCCUPATION_RELATION] == MOBILITY
-    # 0.324537 + 0.25 * 0.5 = 0.449537
-    assert v2[c.SCORE] == pytest.approx(0.449537, abs=1e-6)
+    # 0.375 + 0.25 * 0.5 = 0.5
+    assert v2[c.SCORE] == pytest.approx(0.5, abs=1e-6)
 
 
 def test_top_k_and_min_score() -> None:

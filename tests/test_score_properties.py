@@ -107,3 +107,66 @@ def test_protected_attributes_change_no_score(
         pl.col(c.GENDER).replace({"F": "M", "M": "F"}), ~pl.col(c.DISABILITY), pl.col(c.BIRTH_YEAR) + 20
     )
     assert canonical(score_matches(with_protected, vacancies)).equals(canonical(score_matches(flipped, vacancies)))
+
+
+def pair_score(out: pl.DataFrame, seeker_id: str, vacancy_id: str) -> float | None:
+    hit = out.filter((pl.col(c.SEEKER_ID) == seeker_id) & (pl.col(c.VACANCY_ID) == vacancy_id))
+    return None if hit.is_empty() else float(hit[c.SCORE].item())
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds(), st.data())
+def test_adding_a_shared_skill_never_lowers_a_score(
+    world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject
+) -> None:
+    seekers, vacancies = world
+    out = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=100)
+    if out.is_empty():
+        return
+    row = out.row(data.draw(st.integers(0, out.height - 1)), named=True)
+    wanted = vacancies.filter(pl.col(c.VACANCY_ID) == row[c.VACANCY_ID])[c.SKILL_CODES].item().to_list()
+    has = seekers.filter(pl.col(c.SEEKER_ID) == row[c.SEEKER_ID])[c.ITEM_CODES].item().to_list()
+    missing = [code for code in wanted if code not in has]
+    if not missing:
+        return
+    added = data.draw(st.sampled_from(missing))
+    richer = seekers.with_columns(
+        pl.when(pl.col(c.SEEKER_ID) == row[c.SEEKER_ID])
+        .then(pl.col(c.ITEM_CODES).list.concat(pl.lit([added])))
+        .otherwise(pl.col(c.ITEM_CODES))
+        .alias(c.ITEM_CODES)
+    )
+    after = pair_score(
+        score_matches(richer, vacancies, mobility=MOBILITY, top_k=100), row[c.SEEKER_ID], row[c.VACANCY_ID]
+    )
+    assert after is not None and after >= row[c.SCORE] - 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds(), st.data(), st.floats(0.5, 40.0))
+def test_moving_a_vacancy_farther_never_raises_a_score(
+    world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject, km: float
+) -> None:
+    seekers, vacancies = world
+    out = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=100)
+    if out.is_empty():
+        return
+    row = out.row(data.draw(st.integers(0, out.height - 1)), named=True)
+    s = seekers.filter(pl.col(c.SEEKER_ID) == row[c.SEEKER_ID]).row(0, named=True)
+    v = vacancies.filter(pl.col(c.VACANCY_ID) == row[c.VACANCY_ID]).row(0, named=True)
+    # push the vacancy straight away from the seeker along the line between them
+    dlat, dlon = v[c.LATITUDE] - s[c.LATITUDE], v[c.LONGITUDE] - s[c.LONGITUDE]
+    norm = max((dlat**2 + dlon**2) ** 0.5, 1e-9)
+    step = km / 111.0
+    moved = vacancies.with_columns(
+        pl.when(pl.col(c.VACANCY_ID) == row[c.VACANCY_ID])
+        .then(pl.col(c.LATITUDE) + step * dlat / norm if norm > 1e-6 else pl.col(c.LATITUDE) + step)
+        .otherwise(pl.col(c.LATITUDE))
+        .alias(c.LATITUDE),
+        pl.when(pl.col(c.VACANCY_ID) == row[c.VACANCY_ID])
+        .then(pl.col(c.LONGITUDE) + step * dlon / norm if norm > 1e-6 else pl.col(c.LONGITUDE))
+        .otherwise(pl.col(c.LONGITUDE))
+        .alias(c.LONGITUDE),
+    )
+    after = pair_score(score_matches(seekers, moved, mobility=MOBILITY, top_k=100), row[c.SEEKER_ID], row[c.VACANCY_ID])
+    assert after is None or after <= row[c.SCORE] + 1e-12

@@ -291,6 +291,7 @@ def score(settings: Settings, run_date: date) -> dict[str, Any]:
             seekers,
             vacancies,
             mobility=ref.rome.mobility,
+            core_items=ref.rome.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code"),
             weight_skill=settings.weight_skill,
             weight_occupation=settings.weight_occupation,
             weight_distance=settings.weight_distance,
