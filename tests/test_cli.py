@@ -99,6 +99,7 @@ def test_generate_nightly_report_explain(tmp_path: Path, data_dir: Path) -> None
     assert "Weights: skills 0.55" in explained.output
     assert "matched skills:" in explained.output
     assert "not used: gender, age, disability" in explained.output
+    assert "de chez vous" in explained.output
 
 
 def test_nightly_without_inputs_names_the_directory(tmp_path: Path, data_dir: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import date
 from connectors.reference import cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
+from matching.explain import EXPLANATION, with_explanations
 from tremplin.errors import TremplinError
 from tremplin.settings import Settings
 
@@ -47,6 +48,7 @@ def explain_seeker(settings: Settings, seeker_id: str, run_date: date) -> str:
     if matches.is_empty():
         lines.append("No match this night.")
         return "\n".join(lines)
+    matches = with_explanations(matches, ref.rome.items.select("item_code", "label"))
     first = matches.row(0, named=True)
     lines.append(f"Routing: {first[c.CHANNEL] or 'not routed'} ({first[c.REASON] or '-'})")
     for m in matches.iter_rows(named=True):
@@ -61,5 +63,6 @@ def explain_seeker(settings: Settings, seeker_id: str, run_date: date) -> str:
             "   matched skills: " + ("; ".join(labels.get(s, s) for s in m[c.MATCHED_SKILLS]) or "none"),
             "   missing required skills: "
             + ("; ".join(labels.get(s, s) for s in m[c.MISSING_REQUIRED_SKILLS]) or "none"),
+            f"   {m[EXPLANATION]}",
         ]
     return "\n".join(lines)
