@@ -201,13 +201,25 @@ def bench(
     out: Annotated[Path, typer.Option(help="JSON file for the figures.")] = Path("bench/results.json"),
     seekers: Annotated[int, typer.Option(help="Number of job seekers.")] = 20_000,
     vacancies: Annotated[int, typer.Option(help="Number of vacancies.")] = 5_000,
+    quality: Annotated[
+        bool, typer.Option("--quality", help="Measure match relevance (nDCG@10, recall@10) against two baselines.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Time each nightly step on generated data and record wall time and peak memory."""
+    """Time each nightly step on generated data and record wall time and peak memory (or, with --quality,
+    the relevance of the matches)."""
     from tremplin.bench import run_bench
 
     try:
-        result = run_bench(_settings(data_dir, None), seekers=seekers, vacancies=vacancies, out=out)
+        settings = _settings(data_dir, None)
+        if quality:
+            from connectors.reference import load_reference
+            from tremplin.quality import quality_benchmark, write_quality
+
+            result = quality_benchmark(load_reference(settings.data_dir), settings.data_dir)
+            write_quality(result, out)
+        else:
+            result = run_bench(settings, seekers=seekers, vacancies=vacancies, out=out)
     except TremplinError as exc:
         _fail(exc)
     typer.echo(json.dumps(result, indent=2))
