@@ -79,3 +79,20 @@ def final_routing(routing: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
         pl.when(left_out).then(pl.lit(c.CHANNEL_SUPPRESSED)).otherwise(pl.col(c.CHANNEL)).alias(c.CHANNEL),
         pl.when(left_out).then(pl.lit(NO_OFFER_LEFT)).otherwise(pl.col(c.REASON)).alias(c.REASON),
     )
+
+
+def shortlists(matches: pl.DataFrame, vacancies: pl.DataFrame, *, shortlist_per_position: int = 5) -> pl.DataFrame:
+    """Per vacancy, the best-scored seekers among those who have it in their top-k, at most
+    ``shortlist_per_position`` times its positions: the list a counsellor starts from (Match FT).
+
+    Returns vacancy_id, rank, seeker_id, score.
+    """
+    cap = vacancies.select(c.VACANCY_ID, (pl.col(c.POSITIONS) * shortlist_per_position).alias("_cap"))
+    return (
+        matches.select(c.VACANCY_ID, c.SEEKER_ID, c.SCORE)
+        .join(cap, on=c.VACANCY_ID, how="inner")
+        .sort([c.VACANCY_ID, c.SCORE, c.SEEKER_ID], descending=[False, True, False])
+        .with_columns(pl.int_range(1, pl.len() + 1).over(c.VACANCY_ID).cast(pl.Int32).alias(c.RANK))
+        .filter(pl.col(c.RANK) <= pl.col("_cap"))
+        .select(c.VACANCY_ID, c.RANK, c.SEEKER_ID, c.SCORE)
+    )

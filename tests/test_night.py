@@ -25,6 +25,7 @@ from tremplin.sms_text import encoding, segments
 MONDAY = date(2026, 11, 23)
 TUESDAY = date(2026, 11, 24)
 WAREHOUSE_TABLES = (
+    "shortlists",
     "seekers",
     "seeker_protected",
     "vacancies",
@@ -67,6 +68,12 @@ def test_every_decision_has_a_reason_and_channels_match_outputs(night: Settings)
     store = OpStore(night.opstore)
     assert store.count(sms_outbox) == routing.filter(pl.col("channel") == "sms").height
     assert store.count(counsellor_queue) == routing.filter(pl.col("channel") == "counsellor").height
+    # no vacancy's short list goes beyond 5 x its positions
+    with Warehouse.open(night.warehouse, read_only=True) as wh:
+        lists = wh.table("shortlists").group_by("vacancy_id").len()
+        vacancies = wh.table("vacancies").select("vacancy_id", "positions")
+    assert lists.height > 0
+    assert lists.join(vacancies, on="vacancy_id").filter(pl.col("len") > 5 * pl.col("positions")).is_empty()
     # every routed seeker received one of their own matches
     offered = routing.filter(pl.col("channel") != "suppressed").select("seeker_id", "vacancy_id")
     assert offered.join(matches, on=["seeker_id", "vacancy_id"], how="anti").is_empty()

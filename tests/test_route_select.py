@@ -110,3 +110,13 @@ def test_suppressed_seekers_get_nothing() -> None:
     none = pl.DataFrame(schema={c.SEEKER_ID: pl.String, c.VACANCY_ID: pl.String})
     load = pl.DataFrame(schema={c.VACANCY_ID: pl.String, "offered_count": pl.Int64})
     assert select_offers(m, routing, vac, already_offered=none, vacancy_load=load).is_empty()
+
+
+def test_shortlist_is_capped_by_positions_and_ranked_by_score() -> None:
+    from matching.offers import shortlists
+
+    m = matches([("A", "V1", 0.5), ("B", "V1", 0.9), ("C", "V1", 0.7), ("A", "V2", 0.4)])
+    vac = pl.DataFrame({c.VACANCY_ID: ["V1", "V2"], c.POSITIONS: [1, 3]})
+    out = shortlists(m, vac, shortlist_per_position=2)
+    # V1: 1 position x 2 = 2 seekers, best first; V2: room for 6, one candidate
+    assert out.rows() == [("V1", 1, "B", 0.9), ("V1", 2, "C", 0.7), ("V2", 1, "A", 0.4)]

@@ -23,7 +23,7 @@ from connectors.reference import Reference, cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
-from matching.offers import final_routing, select_offers
+from matching.offers import final_routing, select_offers, shortlists
 from matching.route import OPTED_OUT, default_rules, route
 from matching.score import score_matches
 from tremplin import code_version
@@ -342,12 +342,17 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
             shortlist_per_position=settings.shortlist_per_position,
         )
         routing = final_routing(decided, offers)
+        lists = shortlists(matches, vacancies, shortlist_per_position=settings.shortlist_per_position)
         with wh.transaction():
             wh.execute("delete_routing", {"run_date": run_date})
+            wh.execute("delete_shortlists", {"run_date": run_date})
             if routing.height:
                 wh.execute("insert_routing", {"run_date": run_date}, {"staged_routing": routing})
+            if lists.height:
+                wh.execute("insert_shortlists", {"run_date": run_date}, {"staged_shortlists": lists})
     by_channel = routing.group_by(c.CHANNEL).len().sort(c.CHANNEL)
-    return {"seekers": routing.height, **dict(by_channel.iter_rows())}
+    shortlisted = lists.get_column(c.VACANCY_ID).n_unique()
+    return {"seekers": routing.height, **dict(by_channel.iter_rows()), "shortlisted_vacancies": shortlisted}
 
 
 # --- publish -------------------------------------------------------------------------------------
