@@ -84,9 +84,11 @@ def test_sms_texts_are_gsm7_within_two_segments_to_fiction_numbers(night: Settin
     assert rows
     for row in rows:
         assert encoding(row["body"]) == "GSM-7"
-        assert segments(row["body"]) <= 2 == row["segments"] or segments(row["body"]) == row["segments"]
+        assert row["segments"] == segments(row["body"]) <= 2
         assert row["to_number"].startswith("+3363998") and len(row["to_number"]) == 12
         assert "OUI" in row["body"] and "STOP" in row["body"]
+    items = OpStore(night.opstore).table_rows(counsellor_queue)
+    assert items and all("de chez vous" in item["explanation"]["sentence"] for item in items)
 
 
 def test_rerunning_the_night_changes_nothing(night: Settings) -> None:

@@ -22,6 +22,7 @@ from connectors.opstore import QUEUED, OpStore, counsellor_queue, sms_outbox
 from connectors.reference import Reference, cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
+from matching.explain import sentence
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
 from matching.offers import final_routing, select_offers, shortlists
 from matching.route import OPTED_OUT, default_rules, route
@@ -428,7 +429,12 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
 
 
 def _explanation(offer: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    matched = [labels.get(code, code) for code in offer[c.MATCHED_SKILLS]]
+    missing = [labels.get(code, code) for code in offer[c.MISSING_REQUIRED_SKILLS]]
     return {
+        "sentence": sentence(
+            matched=matched, missing=missing, distance_km=offer[c.DISTANCE_KM], relation=offer[c.OCCUPATION_RELATION]
+        ),
         "title": offer[c.TITLE],
         "rome_code": offer[c.ROME_CODE],
         "distance_km": round(float(offer[c.DISTANCE_KM]), 1),
