@@ -34,6 +34,7 @@ from connectors.reference import Reference
 from matching import columns as c
 from matching.geo import haversine_km
 from matching.score import score_matches
+from matching.vacancies import with_default_skills
 from tremplin.generate import generate
 from tremplin.validate import validate_vacancies
 
@@ -59,19 +60,7 @@ def load_vacancies(ref: Reference, data_dir: Path, *, generated: int, seed: int)
                 rome_codes=ref.rome.sheets.get_column(c.ROME_CODE),
             )
             frames.append(checked.good)
-    core = ref.rome.sheet_items.filter(pl.col("core")).group_by(c.ROME_CODE).agg(pl.col("item_code").alias("_core"))
-    return (
-        pl.concat(frames)
-        .join(core, on=c.ROME_CODE, how="left")
-        .with_columns(
-            pl.when(pl.col(c.SKILL_CODES).list.len() > 0)
-            .then(pl.col(c.SKILL_CODES))
-            .otherwise(pl.col("_core").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-            .alias(c.SKILL_CODES)
-        )
-        .drop("_core")
-        .sort(c.VACANCY_ID)
-    )
+    return with_default_skills(pl.concat(frames), ref.rome.sheet_items).sort(c.VACANCY_ID)
 
 
 def build_seekers(ref: Reference, vacancies: pl.DataFrame, *, n: int, seed: int) -> pl.DataFrame:
