@@ -1,10 +1,15 @@
 """Free text to taxonomy concepts: any table of (concept id, label), ROME 4.0 by default.
 
-Labels and queries are folded (lower case, no accents, gender forms split: "Vendeur / Vendeuse en
-prêt-à-porter" gives "vendeur en pret a porter" and "vendeuse en pret a porter"), embedded as TF-IDF
-over character n-grams, and compared by cosine with a sparse top-n product; the best labels are then
-re-ranked with rapidfuzz's token-set ratio, which forgives word order and extra words. A concept's
-score is the best score of its labels.
+Labels and queries are folded (lower case, no accents, abbreviations such as "resp." expanded, "(e)"
+dropped) and gender forms split: "Vendeur / Vendeuse en prêt-à-porter" gives "vendeur en pret a porter" and
+"vendeuse en pret a porter". Candidate labels come from two sparse top-n products: TF-IDF over character
+2- to 4-grams (forgives typos and inflections) and TF-IDF over stemmed words (French plural and feminine
+endings cut, small words dropped). A label scores its character cosine plus a share of rapidfuzz's
+token-set ratio and of a same-first-word flag. A concept then gathers its evidence: its best label, shares
+of its second and third best and of how many of its labels came up (ROME sheets hold several close
+titles), the cosine against all its labels as one document, optional descriptions and encoder, and a
+large bonus for a label with the query's very stems. The weights were tuned on held-out ROME synonym
+titles, on a split distinct from the one the quality figures are reported on (``tremplin.normalize_quality``).
 
 >>> labels = pl.DataFrame({"concept_id": ["D1106", "D1214"],
 ...                        "label": ["Vendeur / Vendeuse en boulangerie", "Vendeur / Vendeuse en prêt-à-porter"]})
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,34 +34,149 @@ from sparse_dot_topn import sp_matmul_topn
 
 CONCEPT_ID, LABEL, QUERY_ID, TEXT, RANK, SCORE = "concept_id", "label", "query_id", "text", "rank", "score"
 RESULT_SCHEMA = {QUERY_ID: pl.String, RANK: pl.Int32, CONCEPT_ID: pl.String, SCORE: pl.Float64}
+
+# An encoder maps texts to L2-normalized dense vectors (one row per text); it is passed in, never loaded here.
+Encoder = Callable[[list[str]], np.ndarray]
+
+# Short forms seen in job ads and profiles; a dot is optional unless the bare form is a French word.
 _ABBREVIATIONS = {
     "resp": "responsable",
+    "respo": "responsable",
     "assist": "assistant",
+    "asst": "assistant",
     "tech": "technicien",
+    "techn": "technicien",
     "dir": "directeur",
     "adj": "adjoint",
     "cde": "commande",
     "agt": "agent",
-    "aux": "auxiliaire",
+    "aux.": "auxiliaire",
     "comm": "commercial",
+    "cial": "commercial",
+    "ing": "ingenieur",
+    "ingé": "ingenieur",
+    "secr": "secretaire",
+    "compta": "comptable",
+    "admin": "administratif",
+    "adm": "administratif",
+    "prep": "preparateur",
+    "prépa": "preparateur",
+    "cond": "conducteur",
+    "op": "operateur",
+    "opé": "operateur",
+    "manut": "manutentionnaire",
+    "mag": "magasinier",
+    "maint": "maintenance",
+    "serv": "service",
+    "dev": "developpeur",
+    "dév": "developpeur",
+    "pl": "poids lourd",
+    "spl": "super poids lourd",
+    "vl": "vehicule leger",
+    "rh": "ressources humaines",
+    "drh": "directeur des ressources humaines",
+    "rrh": "responsable des ressources humaines",
+    "daf": "directeur administratif et financier",
+    "ash": "agent de service hospitalier",
+    "as": "aide soignant",
+    "ide": "infirmier diplome d etat",
+    "avs": "auxiliaire de vie sociale",
+    "aes": "accompagnant educatif et social",
+    "asv": "auxiliaire specialise veterinaire",
+    "btp": "batiment travaux publics",
     "h/f": "",
     "f/h": "",
+    "cdi": "",
+    "cdd": "",
 }
+_ABBREVIATION = re.compile(
+    r"(?<![\w/])("
+    + "|".join(re.escape(s) + ("" if s.endswith(".") or "/" in s else r"\.?") for s in _ABBREVIATIONS)
+    + r")(?![\w/])"
+)
+_INCLUSIVE = re.compile(r"\((?:e|s|es|ne|le|te|ère|ere|euse|rice|trice)\)|\.(?:e|es)\b")
 _SPLIT = re.compile(r"\s*/\s*")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "au",
+        "aux",
+        "d",
+        "de",
+        "des",
+        "du",
+        "en",
+        "et",
+        "l",
+        "la",
+        "le",
+        "les",
+        "ou",
+        "par",
+        "pour",
+        "sur",
+        "un",
+        "une",
+        "dans",
+        "avec",
+        "chez",
+        "sans",
+        "h",
+        "f",
+    ]
+)
+# Feminine to masculine endings, longest first; applied after the plural s/x is cut.
+_ENDINGS = (("trice", "teur"), ("euse", "eur"), ("iere", "ier"), ("enne", "en"), ("ere", "er"), ("ive", "if"))
+
+
+def _expand(match: re.Match[str]) -> str:
+    short = match.group(1)
+    return _ABBREVIATIONS.get(short) or _ABBREVIATIONS[short.rstrip(".")]
 
 
 def fold(text: str) -> str:
     """Lower case, accents and punctuation removed, common abbreviations expanded.
 
     >>> fold("Chargé(e) d'Accueil - H/F")
-    'charge e d accueil'
+    'charge d accueil'
+    >>> fold("Resp. magasin / Assist. RH")
+    'responsable magasin assistant ressources humaines'
     """
-    lowered = text.lower().replace("œ", "oe").replace("æ", "ae")
-    for short, full in _ABBREVIATIONS.items():
-        lowered = re.sub(rf"(?<![\w/]){re.escape(short)}\.?(?![\w/])", full, lowered)
+    lowered = _INCLUSIVE.sub("", text.lower().replace("œ", "oe").replace("æ", "ae"))
+    lowered = _ABBREVIATION.sub(_expand, lowered)
     plain = unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode()
     return _NON_WORD.sub(" ", plain).strip()
+
+
+def stem(word: str) -> str:
+    """A light French stem: plural and feminine endings cut, so that gender and number forms meet.
+
+    >>> [stem(w) for w in ["vendeuses", "directrice", "boulangere", "agente", "chargees", "travaux"]]
+    ['vendeur', 'directeur', 'boulanger', 'agent', 'charg', 'travau']
+    """
+    if len(word) > 3 and word[-1] in "sx":
+        word = word[:-1]
+    for feminine, masculine in _ENDINGS:
+        if len(word) > len(feminine) + 1 and word.endswith(feminine):
+            return word[: -len(feminine)] + masculine
+    while len(word) > 3 and word[-1] == "e":
+        word = word[:-1]
+    return word
+
+
+def stemmed(folded: str) -> str:
+    """Stems of the words of a folded text, small words dropped."""
+    return " ".join(stem(w) for w in folded.split() if w not in _STOPWORDS)
+
+
+def prefixes(folded: str) -> list[str]:
+    """Words cut to their first six letters, small words dropped: "orthodontie" and "orthodontiste" meet.
+
+    >>> prefixes("le dentiste traite l orthodontie")
+    ['dentis', 'traite', 'orthod']
+    """
+    return [w[:6] for w in folded.split() if len(w) > 2 and w not in _STOPWORDS]
 
 
 def gender_forms(label: str) -> list[str]:
@@ -75,59 +196,293 @@ def gender_forms(label: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Weights:
+    """How the similarity signals add up (tuned on a split that the reported figures do not use).
+
+    A label's score is a weighted sum of its signals; a concept's score is its best label's score plus
+    shares of its second and third best (several close labels are evidence), of the number of its labels
+    among the candidates, and of the cosines against the concept's documents.
+    """
+
+    char: float = 1.0  # cosine of character n-gram TF-IDF
+    word: float = 0.0  # cosine of stemmed-word TF-IDF (its candidates and concept documents still count)
+    fuzzy: float = 0.3  # rapidfuzz token-set ratio on stemmed words: forgives word order and extra words
+    head: float = 0.05  # 1 when the first stemmed word (the trade: "vendeur", "technicien") is the same
+    encoder: float = 0.0  # cosine of the dense encoder (only with an encoder)
+    second: float = 0.05  # share of the concept's second-best label
+    third: float = 0.2  # share of the concept's third-best label
+    votes: float = 0.2  # times log(1 + number of the concept's labels among the candidates), scaled
+    concept: float = 0.1  # stemmed-word cosine against all of the concept's labels as one document
+    exact: float = 2.0  # when a label spells the query's stems (a typo aside): a known title beats many near ones
+    exact_from: float = 0.85  # the rapidfuzz ratio on stems from which that bonus starts, reaching all of it at 1
+    description: float = 0.0  # cosine of word prefixes against the concept's descriptions (only with them)
+
+
+def _l2_rows(m: sp.spmatrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m)
+
+
+def _documents(concept_ids: np.ndarray, frame: pl.DataFrame, column: str) -> list[str]:
+    """One folded text per concept of ``concept_ids``: its rows of ``frame`` joined ("" when none)."""
+    texts = dict(
+        frame.group_by(CONCEPT_ID).agg(pl.col(column).drop_nulls().str.join(" ")).select(CONCEPT_ID, column).iter_rows()
+    )
+    return [fold(texts.get(c) or "") for c in concept_ids]
+
+
+@dataclass(frozen=True)
 class TaxonomyIndex:
     """A searchable index of concept labels."""
 
-    vectorizer: TfidfVectorizer
-    matrix: sp.csr_matrix  # labels x n-grams, l2-normalized
-    concepts: np.ndarray  # concept id of each indexed label
-    texts: list[str]  # folded label of each row
+    char_vectorizer: TfidfVectorizer
+    char_t: sp.csr_matrix  # character n-grams x labels, l2-normalized columns
+    word_vectorizer: TfidfVectorizer
+    word_t: sp.csr_matrix  # stemmed words x labels, l2-normalized columns
+    concept_t: sp.csr_matrix  # stemmed words x concepts: all of a concept's labels as one document
+    concept_ids: np.ndarray  # concept id of each concept column
+    label_concept: np.ndarray  # concept column of each label
+    texts: list[str]  # stemmed text of each label, for rapidfuzz
+    heads: list[str]  # first stemmed word of each label
+    weights: Weights
+    description_vectorizer: TfidfVectorizer | None = None
+    description_t: sp.csr_matrix | None = None  # word prefixes x concepts, from the descriptions
+    encoder: Encoder | None = None
+    dense: np.ndarray | None = None  # labels x encoder dimensions
+
+    @property
+    def concepts(self) -> np.ndarray:
+        """Concept id of each indexed label."""
+        return self.concept_ids[self.label_concept]
 
     @classmethod
-    def build(cls, labels: pl.DataFrame) -> TaxonomyIndex:
-        """Index a frame with ``concept_id`` and ``label`` (many labels per concept allowed)."""
-        rows = [
-            (concept, fold(form))
-            for concept, label in labels.select(CONCEPT_ID, LABEL).iter_rows()
-            if label
-            for form in gender_forms(label)
-        ]
-        unique = sorted(set(rows))
-        concepts = np.array([r[0] for r in unique], dtype=object)
-        texts = [r[1] for r in unique]
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, dtype=np.float64)
-        matrix = sp.csr_matrix(vectorizer.fit_transform(texts))
-        return cls(vectorizer, matrix, concepts, texts)
+    def build(
+        cls,
+        labels: pl.DataFrame,
+        *,
+        char_ngrams: tuple[int, int] = (2, 4),
+        weights: Weights | None = None,
+        descriptions: pl.DataFrame | None = None,
+        encoder: Encoder | None = None,
+    ) -> TaxonomyIndex:
+        """Index a frame with ``concept_id`` and ``label`` (many labels per concept allowed).
 
-    def search(self, queries: pl.DataFrame, *, k: int = 5, candidates: int = 30, threads: int = 2) -> pl.DataFrame:
-        """Best ``k`` concepts per query (``query_id``, ``text``), best first, scores in [0, 1]."""
-        if queries.is_empty():
-            return pl.DataFrame(schema=RESULT_SCHEMA)
-        ids = queries.get_column(QUERY_ID).cast(pl.String).to_list()
-        folded = [fold(t or "") for t in queries.get_column(TEXT).to_list()]
-        q = sp.csr_matrix(self.vectorizer.transform(folded))
-        top = sp_matmul_topn(q, self.matrix.T.tocsr(), top_n=candidates, sort=True, n_threads=threads).tocoo()
-        rows, cols, cosine = top.row, top.col, top.data
-        fuzzy = np.fromiter(
-            (fuzz.token_set_ratio(folded[r], self.texts[cl]) / 100.0 for r, cl in zip(rows, cols, strict=True)),
+        ``descriptions`` (``concept_id``, ``text``; definitions, skills) adds a cosine against each
+        concept's texts with weight ``weights.description``; ``encoder`` (texts to L2-normalized vectors)
+        adds a dense cosine with weight ``weights.encoder``. Without them the index is lexical, on labels only.
+        """
+        rows = sorted(
+            {
+                (str(concept), fold(form))
+                for concept, label in labels.select(CONCEPT_ID, LABEL).iter_rows()
+                if label
+                for form in gender_forms(label)
+            }
+            - {(c, "") for c in labels.get_column(CONCEPT_ID).cast(pl.String).unique().to_list()}
+        )
+        folded = [r[1] for r in rows]
+        stems = [stemmed(t) or t for t in folded]
+        concept_ids, label_concept = np.unique(np.array([r[0] for r in rows], dtype=object), return_inverse=True)
+        char_vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, sublinear_tf=True)
+        char_matrix = char_vectorizer.fit_transform(folded)
+        word_vectorizer = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", sublinear_tf=True)
+        word_matrix = word_vectorizer.fit_transform(stems)
+        membership = sp.csr_matrix(
+            (np.ones(len(rows)), (label_concept, np.arange(len(rows)))), shape=(len(concept_ids), len(rows))
+        )
+        counts = sp.csr_matrix(membership @ (word_matrix > 0).astype(np.float64))
+        counts.data = 1.0 + np.log(counts.data)
+        concept_matrix = _l2_rows(counts.multiply(word_vectorizer.idf_[np.newaxis, :]))
+        description_vectorizer, description_t = None, None
+        if descriptions is not None and not descriptions.is_empty():
+            documents = _documents(concept_ids, descriptions.with_columns(pl.col(CONCEPT_ID).cast(pl.String)), TEXT)
+            description_vectorizer = TfidfVectorizer(analyzer=prefixes, sublinear_tf=True, min_df=2, max_df=0.5)
+            description_t = sp.csr_matrix(description_vectorizer.fit_transform(documents).T)
+        return cls(
+            char_vectorizer=char_vectorizer,
+            char_t=sp.csr_matrix(char_matrix.T),
+            word_vectorizer=word_vectorizer,
+            word_t=sp.csr_matrix(word_matrix.T),
+            concept_t=sp.csr_matrix(concept_matrix.T),
+            concept_ids=concept_ids,
+            label_concept=label_concept,
+            texts=stems,
+            heads=[s.split(" ", 1)[0] for s in stems],
+            weights=weights or Weights(),
+            description_vectorizer=description_vectorizer,
+            description_t=description_t,
+            encoder=encoder,
+            dense=encoder(folded) if encoder is not None else None,
+        )
+
+    def features(
+        self, queries: Sequence[str], *, candidates: int = 50, threads: int = 2, every_signal: bool = True
+    ) -> pl.DataFrame:
+        """Every candidate (query row, label row) with each similarity signal, for scoring and tuning.
+
+        Candidates are the union of the best labels by character and by word cosine; a character cosine
+        outside its top list is taken as the lowest one in that list (an upper bound). Concepts found only
+        by their descriptions come with ``label`` -1 and zero label signals.
+        """
+        # A query written "Vendeur / Vendeuse" is searched as each form; the best form counts.
+        forms = [(i, fold(f)) for i, t in enumerate(queries) for f in gender_forms(t or "")]
+        form_query = np.array([i for i, _ in forms], dtype=np.int64)
+        form_text = [f for _, f in forms]
+        form_stems = [stemmed(f) or f for f in form_text]
+
+        def top(q: sp.csr_matrix, m: sp.csr_matrix, name: str, key: str, n: int = candidates) -> pl.DataFrame:
+            found = sp_matmul_topn(q, m, top_n=n, sort=True, n_threads=threads).tocoo()
+            return pl.DataFrame(
+                {"form": found.row.astype(np.int64), key: found.col.astype(np.int64), name: found.data},
+                schema={"form": pl.Int64, key: pl.Int64, name: pl.Float64},
+            )
+
+        q_word = sp.csr_matrix(self.word_vectorizer.transform(form_stems))
+        by_char = top(sp.csr_matrix(self.char_vectorizer.transform(form_text)), self.char_t, "char", "label")
+        by_word = top(q_word, self.word_t, "word", "label")
+        q_dense = None
+        if self.encoder is not None and self.dense is not None:
+            # the encoder also proposes candidates: synonyms that share no letters ("orthodontiste", "dentiste")
+            q_dense = self.encoder(form_text)
+            n = min(candidates, self.dense.shape[0])
+            nearest = np.argpartition(-(q_dense @ self.dense.T), n - 1, axis=1)[:, :n]
+            by_dense = pl.DataFrame(
+                {"form": np.repeat(np.arange(len(forms)), n), "label": nearest.ravel().astype(np.int64)}
+            )
+            by_word = by_word.join(by_dense, on=["form", "label"], how="full", coalesce=True)
+        by_concept = top(q_word, self.concept_t, "concept_cos", "concept")
+        floor = by_char.group_by("form").agg(pl.col("char").min().alias("floor"))
+        pairs = (
+            by_char.join(by_word, on=["form", "label"], how="full", coalesce=True)
+            .join(floor, on="form", how="left")
+            .with_columns(
+                pl.col("char").fill_null(pl.col("floor")).fill_null(0.0),
+                pl.col("word").fill_null(0.0),
+                pl.lit(pl.Series(self.label_concept.astype(np.int64))).gather(pl.col("label")).alias("concept"),
+            )
+            .drop("floor")
+        )
+        rows = pairs.get_column("form").to_numpy()
+        cols = pairs.get_column("label").to_numpy()
+        fuzzy = (
+            np.fromiter(
+                (fuzz.token_set_ratio(form_stems[r], self.texts[c]) / 100.0 for r, c in zip(rows, cols, strict=True)),
+                dtype=np.float64,
+                count=len(rows),
+            )
+            if every_signal or self.weights.fuzzy
+            else np.zeros(len(rows))
+        )
+        form_heads = [s.split(" ", 1)[0] for s in form_stems]
+        head = np.fromiter(
+            (form_heads[r] == self.heads[c] for r, c in zip(rows, cols, strict=True)), dtype=np.float64, count=len(rows)
+        )
+        # how nearly a label spells the query (1: the same stems), so that a known title with a typo still wins
+        exact = np.fromiter(
+            (fuzz.ratio(form_stems[r], self.texts[c]) / 100.0 for r, c in zip(rows, cols, strict=True)),
             dtype=np.float64,
             count=len(rows),
         )
-        hits = pl.DataFrame(
-            {
-                QUERY_ID: [ids[r] for r in rows],
-                CONCEPT_ID: self.concepts[cols].tolist(),
-                SCORE: 0.5 * cosine + 0.5 * fuzzy,
-            },
-            schema={QUERY_ID: pl.String, CONCEPT_ID: pl.String, SCORE: pl.Float64},
-        )
+        signals = [pl.Series("fuzzy", fuzzy), pl.Series("head", head), pl.Series("exact", exact)]
+        if q_dense is not None and self.dense is not None:
+            signals.append(pl.Series("dense", np.einsum("ij,ij->i", q_dense[rows], self.dense[cols])))
+        else:
+            signals.append(pl.Series("dense", np.zeros(len(rows))))
+        pairs = pairs.with_columns(signals)
+        per_concept = by_concept
+        if self.description_vectorizer is not None and self.description_t is not None:
+            q_desc = sp.csr_matrix(self.description_vectorizer.transform(form_text))
+            by_description = top(q_desc, self.description_t, "description", "concept")
+            per_concept = per_concept.join(by_description, on=["form", "concept"], how="full", coalesce=True)
+            only = by_description.join(pairs.select("form", "concept").unique(), on=["form", "concept"], how="anti")
+            pairs = pl.concat(
+                [pairs, only.select("form", pl.lit(-1, pl.Int64).alias("label"), "concept")], how="diagonal_relaxed"
+            ).with_columns(pl.col(pl.Float64).fill_null(0.0))
+        else:
+            per_concept = per_concept.with_columns(pl.lit(0.0).alias("description"))
         return (
-            hits.group_by(QUERY_ID, CONCEPT_ID)
-            .agg(pl.col(SCORE).max())
-            .sort([QUERY_ID, SCORE, CONCEPT_ID], descending=[False, True, False])
-            .with_columns(pl.int_range(1, pl.len() + 1).over(QUERY_ID).cast(pl.Int32).alias(RANK))
+            pairs.join(per_concept, on=["form", "concept"], how="left")
+            .with_columns(
+                pl.col("form").replace_strict(np.arange(len(forms)), form_query, return_dtype=pl.Int64).alias("query"),
+                pl.col("concept_cos", "description").fill_null(0.0),
+            )
+            .select(
+                "query",
+                "label",
+                "concept",
+                "char",
+                "word",
+                "fuzzy",
+                "head",
+                "exact",
+                "dense",
+                "concept_cos",
+                "description",
+            )
+        )
+
+    def rank(self, features: pl.DataFrame, *, weights: Weights | None = None) -> pl.DataFrame:
+        """Concepts per query row: (query, concept, score, evidence), best first by evidence.
+
+        ``evidence`` orders the concepts; ``score`` in [0, 1] is the similarity of the concept's best label
+        (the weighted label signals over their total weight), which is what a threshold should look at.
+        """
+        w = weights or self.weights
+        label = (
+            w.char * pl.col("char")
+            + w.word * pl.col("word")
+            + w.fuzzy * pl.col("fuzzy")
+            + w.head * pl.col("head")
+            + w.encoder * pl.col("dense")
+        )
+        per_label = (
+            features.with_columns(label.alias("s"))
+            .group_by("query", "concept", "label")
+            .agg(pl.col("s").max(), pl.col("exact", "concept_cos", "description").max())
+        )
+        per_concept = per_label.group_by("query", "concept").agg(
+            pl.col("s").top_k(3).sort(descending=True).alias("top"),
+            (pl.col("label") >= 0).sum().alias("votes"),
+            pl.col("exact", "concept_cos", "description").max(),
+        )
+        second = pl.col("top").list.get(1, null_on_oob=True).fill_null(0.0)
+        third = pl.col("top").list.get(2, null_on_oob=True).fill_null(0.0)
+        evidence = (
+            pl.col("top").list.get(0)
+            + w.second * second
+            + w.third * third
+            + w.votes * pl.col("votes").cast(pl.Float64).log1p() / np.log1p(6)
+            + w.concept * pl.col("concept_cos")
+            + w.description * pl.col("description")
+            + w.exact * ((pl.col("exact") - w.exact_from) / (1.0 - w.exact_from)).clip(0.0, 1.0)
+        )
+        one_label = max(w.char + w.word + w.fuzzy + w.head + w.encoder, 1e-12)
+        return per_concept.select(
+            "query",
+            "concept",
+            (pl.col("top").list.get(0) / one_label).clip(0.0, 1.0).alias(SCORE),
+            evidence.alias("evidence"),
+        ).sort(["query", "evidence", "concept"], descending=[False, True, False])
+
+    def search(self, queries: pl.DataFrame, *, k: int = 5, candidates: int = 50, threads: int = 2) -> pl.DataFrame:
+        """Best ``k`` concepts per query (``query_id``, ``text``), best first.
+
+        ``rank`` weighs all the evidence (a concept's other labels too); ``score`` in [0, 1] is the
+        similarity of the concept's best label, so a lower rank may carry a higher score.
+        """
+        if queries.is_empty():
+            return pl.DataFrame(schema=RESULT_SCHEMA)
+        ids = pl.Series(QUERY_ID, queries.get_column(QUERY_ID).cast(pl.String))
+        texts = [t or "" for t in queries.get_column(TEXT).to_list()]
+        ranked = self.rank(self.features(texts, candidates=candidates, threads=threads, every_signal=False))
+        concept_ids = pl.Series(CONCEPT_ID, self.concept_ids.tolist(), dtype=pl.String)
+        return (
+            ranked.with_columns(
+                pl.lit(ids).gather(pl.col("query")).alias(QUERY_ID),
+                pl.lit(concept_ids).gather(pl.col("concept")).alias(CONCEPT_ID),
+            )
+            .with_columns(pl.int_range(1, pl.len() + 1).over("query").cast(pl.Int32).alias(RANK))
             .filter(pl.col(RANK) <= k)
-            .with_columns(pl.col(SCORE).clip(0.0, 1.0))
             .select(list(RESULT_SCHEMA))
         )
 
