@@ -202,7 +202,12 @@ def bench(
     seekers: Annotated[int, typer.Option(help="Number of job seekers.")] = 20_000,
     vacancies: Annotated[int, typer.Option(help="Number of vacancies.")] = 5_000,
     quality: Annotated[
-        bool, typer.Option("--quality", help="Measure match relevance (nDCG@10, recall@10) against two baselines.")
+        bool,
+        typer.Option(
+            "--quality",
+            help="Measure match relevance (nDCG@10, recall@10) against two baselines, and title normalization "
+            "(accuracy@1, MRR) on held-out ROME synonyms.",
+        ),
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -214,10 +219,12 @@ def bench(
         settings = _settings(data_dir, None)
         if quality:
             from connectors.reference import load_reference
-            from tremplin.quality import quality_benchmark, write_quality
+            from tremplin.normalize_quality import normalization_benchmark
+            from tremplin.quality import quality_benchmark, write_results
 
             result = quality_benchmark(load_reference(settings.data_dir), settings.data_dir)
-            write_quality(result, out)
+            write_results(out, "quality", result)
+            write_results(out, "normalization", normalization_benchmark(settings.data_dir))
         else:
             result = run_bench(settings, seekers=seekers, vacancies=vacancies, out=out)
     except TremplinError as exc:

@@ -216,9 +216,9 @@ def quality_benchmark(
     }
 
 
-def write_quality(result: dict[str, Any], out: Path) -> None:
-    """Merge the figures under ``quality`` in the results file."""
+def write_results(out: Path, key: str, result: dict[str, Any]) -> None:
+    """Merge the figures under ``key`` in the results file, keeping the other keys."""
     out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    existing["quality"] = result
+    existing[key] = result
     out.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
