@@ -1,8 +1,11 @@
-"""Nightly matching: ingest, normalize, score, route, publish, summary.
+"""Nightly matching: ingest, normalize, score in shards, route, publish, summary.
 
 Each task calls one function of ``tremplin.tasks`` for the run's logical date; data moves between
-tasks through the DuckDB warehouse, and XCom carries only small counts. One run at a time, so one
-writer holds the warehouse at a time.
+tasks through the DuckDB warehouse, and XCom carries only small counts. Scoring is mapped over shards
+(groups of départements): ``plan_shards`` exports the match inputs to Parquet and returns the shard ids
+(at most 16, far below the 1,024 mapped items Airflow allows), each ``score_shard`` reads only Parquet
+and writes its matches to Parquet, and ``merge_shards`` writes them into the warehouse. One run at a
+time, and only plan and merge touch the warehouse, so one writer holds it at a time.
 """
 
 from __future__ import annotations
@@ -46,10 +49,22 @@ def nightly_matching() -> None:
         return run_step("normalize", context["ds"])
 
     @task
-    def score(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+    def plan_shards(**context: Any) -> list[int]:
+        from tremplin.tasks import plan_shards
 
-        return run_step("score", context["ds"])
+        return plan_shards(context["ds"])
+
+    @task
+    def score_shard(shard: int, **context: Any) -> dict[str, Any]:
+        from tremplin.tasks import score_shard
+
+        return score_shard(context["ds"], shard)
+
+    @task
+    def merge_shards(**context: Any) -> dict[str, Any]:
+        from tremplin.tasks import merge_shards
+
+        return merge_shards(context["ds"])
 
     @task
     def route(**context: Any) -> dict[str, Any]:
@@ -69,7 +84,10 @@ def nightly_matching() -> None:
 
         return run_step("summary", context["ds"])
 
-    ingest() >> normalize() >> score() >> route() >> publish() >> summary()
+    normalized = ingest() >> normalize()
+    shards = plan_shards()
+    normalized >> shards
+    score_shard.expand(shard=shards) >> merge_shards() >> route() >> publish() >> summary()
 
 
 nightly_matching()

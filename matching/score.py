@@ -22,8 +22,10 @@ sheets, so only pairs that share something are ever scored.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +76,7 @@ MATCH_SCHEMA = pl.Schema(
 )
 SAME_SHEET, MOBILITY, OTHER = "same_sheet", "mobility", "other"
 BLOCK_MARGIN_KM = 2.0
+BLOCK_KM = 50.0  # planar cell side grouping seekers into blocks
 
 
 CHUNK_ROWS = 1024  # seekers per sparse product: bounds memory in dense cells
@@ -99,20 +102,40 @@ class _Side:
 _TIME_CODES = {c.ANY: 0, c.FULL_TIME: 1, c.PART_TIME: 2}
 
 
-def _binary_rows(lists: pl.Series, vocab: dict[str, int]) -> sp.csr_matrix:
-    indptr = [0]
-    indices: list[int] = []
-    for codes in lists.to_list():
-        cols = sorted({vocab[code] for code in codes or () if code in vocab})
-        indices.extend(cols)
-        indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float64)
-    return sp.csr_matrix((data, np.array(indices, dtype=np.int64), np.array(indptr)), shape=(len(lists), len(vocab)))
+def _vocab(*codes: pl.Series) -> pl.DataFrame:
+    """Sorted distinct codes with their column index (code points order, as Python's ``sorted``)."""
+    values = pl.concat([s.cast(pl.String) for s in codes]).drop_nulls().unique().sort()
+    return pl.DataFrame({"_code": values, "_col": pl.int_range(values.len(), eager=True, dtype=pl.Int64)})
+
+
+def _pairs(lists: pl.Series, vocab: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rows, cols) of every distinct known code of every row, sorted by row then col."""
+    width = max(vocab.height, 1)
+    exploded = pl.DataFrame({"_code": lists.cast(pl.List(pl.String))}).with_row_index("_row").explode("_code")
+    key = (
+        exploded.select(
+            pl.col("_row").cast(pl.Int64) * width
+            + pl.col("_code").replace_strict(vocab.get_column("_code"), vocab.get_column("_col"), default=None)
+        )
+        .to_series()
+        .drop_nulls()
+        .sort()
+        .to_numpy()
+    )
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key.astype(np.int64)
+    return key // width, key % width
+
+
+def _binary_rows(lists: pl.Series, vocab: pl.DataFrame) -> sp.csr_matrix:
+    rows, cols = _pairs(lists, vocab)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(lists)))]).astype(np.int64)
+    data = np.ones(len(cols), dtype=np.float64)
+    return sp.csr_matrix((data, cols, indptr), shape=(len(lists), vocab.height))
 
 
 def _weighted_vacancy_rows(
     vacancies: pl.DataFrame,
-    vocab: dict[str, int],
+    vocab: pl.DataFrame,
     idf: npt.NDArray[np.float64],
     core_items: pl.DataFrame | None,
     *,
@@ -121,7 +144,7 @@ def _weighted_vacancy_rows(
 ) -> sp.csr_matrix:
     """Vacancy rows over the item vocabulary: idf x core and required boosts, each row summing to 1."""
     items = (
-        vacancies.select(c.ROME_CODE, c.SKILL_CODES, c.REQUIRED_SKILL_CODES)
+        vacancies.select(c.ROME_CODE, c.SKILL_CODES, pl.col(c.REQUIRED_SKILL_CODES).cast(pl.List(pl.String)))
         .with_row_index("_row")
         .explode(c.SKILL_CODES)
         .drop_nulls(c.SKILL_CODES)
@@ -133,30 +156,31 @@ def _weighted_vacancy_rows(
         items = items.join(core.with_columns(pl.lit(True).alias("_core")), on=[c.ROME_CODE, c.SKILL_CODES], how="left")
     else:
         items = items.with_columns(pl.lit(None, pl.Boolean).alias("_core"))
-    items = items.filter(pl.col(c.SKILL_CODES).is_in(list(vocab)))
+    items = items.join(vocab, left_on=c.SKILL_CODES, right_on="_code", how="inner")
     rows = items.get_column("_row").to_numpy().astype(np.int64)
-    cols = np.array([vocab[code] for code in items.get_column(c.SKILL_CODES).to_list()], dtype=np.int64)
+    cols = items.get_column("_col").to_numpy().astype(np.int64)
     boost = np.where(items.get_column("_core").fill_null(False).to_numpy(), core_weight, 1.0) * np.where(
         items.get_column("_required").to_numpy(), required_weight, 1.0
     )
-    weights = sp.csr_matrix((idf[cols] * boost, (rows, cols)), shape=(vacancies.height, len(vocab)))
+    weights = sp.csr_matrix((idf[cols] * boost, (rows, cols)), shape=(vacancies.height, vocab.height))
     totals = np.asarray(weights.sum(axis=1)).ravel()
     totals[totals == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / totals) @ weights)
 
 
-def idf_weights(vacancy_skills: pl.Series, vocab: dict[str, int]) -> npt.NDArray[np.float64]:
-    """Smooth inverse document frequency of every code over the vacancies."""
-    binary = _binary_rows(vacancy_skills, vocab)
-    n = binary.shape[0]
-    df = np.asarray(binary.sum(axis=0)).ravel()
+def idf_weights(vacancy_skills: pl.Series, vocab: pl.DataFrame) -> npt.NDArray[np.float64]:
+    """Smooth inverse document frequency of every code of ``vocab`` over the vacancies."""
+    _, cols = _pairs(vacancy_skills, vocab)
+    df = np.bincount(cols, minlength=vocab.height).astype(np.float64)
+    n = len(vacancy_skills)
     return np.asarray(np.log((1 + n) / (1 + df)) + 1.0, dtype=np.float64)
 
 
-def _contract_bits(codes: pl.Series, vocab: dict[str, int]) -> npt.NDArray[np.int64]:
-    return np.array(
-        [sum(1 << vocab[x] for x in set(row or ()) if x in vocab) for row in codes.to_list()], dtype=np.int64
-    )
+def _contract_bits(codes: pl.Series, vocab: pl.DataFrame) -> npt.NDArray[np.int64]:
+    rows, cols = _pairs(codes, vocab)
+    out = np.zeros(len(codes), dtype=np.int64)
+    np.bitwise_or.at(out, rows, np.left_shift(np.int64(1), cols))
+    return out
 
 
 def _sides(
@@ -164,26 +188,16 @@ def _sides(
     vacancies: pl.DataFrame,
     mobility: pl.DataFrame | None,
     core_items: pl.DataFrame | None,
+    idf_over: pl.Series,
     *,
     core_weight: float,
     required_weight: float,
 ) -> tuple[_Side, _Side]:
-    codes = sorted(
-        set(seekers.get_column(c.ITEM_CODES).explode().drop_nulls().to_list())
-        | set(vacancies.get_column(c.SKILL_CODES).explode().drop_nulls().to_list())
-    )
-    vocab = {code: i for i, code in enumerate(codes)}
-    idf = idf_weights(vacancies.get_column(c.SKILL_CODES), vocab)
+    vocab = _vocab(seekers.get_column(c.ITEM_CODES).explode(), vacancies.get_column(c.SKILL_CODES).explode())
+    idf = idf_weights(idf_over, vocab)
     seeker_sheets = seekers.get_column(c.ROME_CODES)
     vacancy_sheets = vacancies.select(pl.concat_list(c.ROME_CODE)).to_series()
-    sheet_vocab = {
-        code: i
-        for i, code in enumerate(
-            sorted(
-                set(seeker_sheets.explode().drop_nulls().to_list()) | set(vacancies.get_column(c.ROME_CODE).to_list())
-            )
-        )
-    }
+    sheet_vocab = _vocab(seeker_sheets.explode(), vacancies.get_column(c.ROME_CODE))
     if mobility is not None and not mobility.is_empty():
         reached = (
             seekers.select(pl.col(c.ROME_CODES))
@@ -201,20 +215,16 @@ def _sides(
             .fill_null(pl.lit([], dtype=pl.List(pl.String)))
         )
     else:
-        targets = pl.Series([[] for _ in range(seekers.height)], dtype=pl.List(pl.String))
-    all_contracts = sorted(
-        set(seekers.get_column(c.CONTRACT_TYPES).explode().drop_nulls().to_list())
-        | set(vacancies.get_column(c.CONTRACT_TYPE).to_list())
-    )
-    contract_vocab = {code: i for i, code in enumerate(all_contracts)}
-    if len(contract_vocab) > 62:
+        targets = pl.Series([], dtype=pl.List(pl.String)).extend_constant(None, seekers.height)
+    contract_vocab = _vocab(seekers.get_column(c.CONTRACT_TYPES).explode(), vacancies.get_column(c.CONTRACT_TYPE))
+    if contract_vocab.height > 62:
         raise ValueError("more than 62 distinct contract types")
 
     def side(
         frame: pl.DataFrame,
         skills: sp.csr_matrix,
         sheets: pl.Series,
-        reach: pl.Series,
+        reach: sp.csr_matrix,
         contracts: pl.Series,
         licence_col: str,
         experience_col: str,
@@ -225,27 +235,27 @@ def _sides(
         return _Side(
             skills=skills,
             sheets=_binary_rows(sheets, sheet_vocab),
-            reach=_binary_rows(reach, sheet_vocab),
+            reach=reach,
             lat=lat,
             lon=lon,
             x=x,
             y=y,
             contracts=_contract_bits(contracts, contract_vocab),
             working_time=frame.get_column(c.WORKING_TIME)
-            .replace_strict(_TIME_CODES, default=0)
+            .replace_strict(_TIME_CODES, default=0, return_dtype=pl.Int8)
             .to_numpy()
             .astype(np.int8),
             licence=frame.get_column(licence_col).fill_null(False).to_numpy().astype(np.bool_),
             experience=frame.get_column(experience_col).fill_null(0).to_numpy().astype(np.int64),
         )
 
-    no_reach = pl.Series([[] for _ in range(vacancies.height)], dtype=pl.List(pl.String))
+    no_reach = sp.csr_matrix((vacancies.height, sheet_vocab.height), dtype=np.float64)
     return (
         side(
             seekers,
             _binary_rows(seekers.get_column(c.ITEM_CODES), vocab),
             seeker_sheets,
-            targets,
+            _binary_rows(targets, sheet_vocab),
             seekers.get_column(c.CONTRACT_TYPES),
             c.DRIVING_LICENCE,
             c.EXPERIENCE_MONTHS,
@@ -274,38 +284,73 @@ class _Weights:
     top_k: int
 
 
+@dataclass(frozen=True)
+class ScoreStats:
+    """How much work one call did: the figures the benchmark reports."""
+
+    seekers: int = 0
+    vacancies: int = 0
+    candidate_pairs: int = 0  # pairs within a block's box that share an item or a sheet (the sparse products)
+    bounded_pairs: int = 0  # left after the score upper bound and the cheap vetoes: the haversine is computed
+    kept_pairs: int = 0  # within the radius, no veto, score >= min_score
+    matches: int = 0  # after top-k per seeker
+
+    def __add__(self, other: ScoreStats) -> ScoreStats:
+        return ScoreStats(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+_Block = dict[str, npt.NDArray[Any]]
+
+
 def _score_block(
     rows: npt.NDArray[np.int64],
     near: npt.NDArray[np.int64],
+    product: tuple[sp.csr_matrix, sp.csr_matrix],
     s: _Side,
     v: _Side,
     radius: npt.NDArray[np.float64],
     w: _Weights,
-) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:
+) -> tuple[_Block, tuple[int, int, int]]:
     """Score every candidate pair of one block of seekers and keep each seeker's best ``top_k``."""
-    # One sparse matrix carries three things: skill cosine in [0, 1], plus 2 when the vacancy's sheet is
-    # one the seeker wants, plus 4 when a mobility link reaches it. Its pattern is the candidate set.
-    v_sheets_t = v.sheets[near].T
-    total = (
-        s.skills[rows] @ v.skills[near].T + 2.0 * (s.sheets[rows] @ v_sheets_t) + 4.0 * (s.reach[rows] @ v_sheets_t)
-    ).tocoo()
-    i, j, value = rows[total.row], near[total.col], total.data
+    # One sparse product carries three things: skill coverage in [0, 1], plus 2 when the vacancy's sheet
+    # is one the seeker wants, plus 4 when a mobility link reaches it. Its pattern is the candidate set.
+    total = (product[0][rows] @ product[1][near].T).tocoo()
+    value = total.data
+    candidates = len(value)
+    # Exact pruning before anything else: the distance term is at most weight_distance, and floating-point
+    # addition and multiplication are monotone, so a pair whose score with a perfect distance stays below
+    # min_score can never reach it.
+    # A first, looser cut on the raw value alone (one pass over every candidate): a pair with no sheet
+    # relation has partial = weight_skill * skill.
+    if w.skill > 0 and w.min_score > w.distance:
+        loose = np.flatnonzero((value >= 2.0 - 1e-9) | (value >= (w.min_score - w.distance) / w.skill - 1e-6))
+        value, pair_row, pair_col = value[loose], total.row[loose], total.col[loose]
+    else:
+        pair_row, pair_col = total.row, total.col
     linked = value >= 4.0 - 1e-9
     value = value - 4.0 * linked
     same = value >= 2.0 - 1e-9
     skill = np.clip(value - 2.0 * same, 0.0, 1.0)
-    distance = haversine_km(s.lat[i], s.lon[i], v.lat[j], v.lon[j])
-    keep = (
-        (distance <= radius[i])
-        & ((s.contracts[i] == 0) | ((s.contracts[i] & v.contracts[j]) != 0))
-        & ((s.working_time[i] == 0) | (s.working_time[i] == v.working_time[j]))
-        & (~v.licence[j] | s.licence[i])
-        & (v.experience[j] <= s.experience[i])
-    )
     occupation = np.where(same, 1.0, np.where(linked, w.mobility_credit, 0.0))
+    partial = w.skill * skill + w.occupation * occupation
+    keep = np.flatnonzero(partial + w.distance >= w.min_score)
+    i, j = rows[pair_row[keep]], near[pair_col[keep]]
+    skill, occupation, partial, same, linked = (a[keep] for a in (skill, occupation, partial, same, linked))
+    # The vetoes need no distance; planar coordinates never overstate a distance (matching.geo), so a
+    # pair beyond radius + margin in the plane is beyond the radius on the sphere: the haversine is spared.
+    dx, dy = s.x[i] - v.x[j], s.y[i] - v.y[j]
+    reach = radius[i] + BLOCK_MARGIN_KM
+    keep = dx * dx + dy * dy <= reach * reach
+    keep &= (s.contracts[i] == 0) | ((s.contracts[i] & v.contracts[j]) != 0)
+    keep &= (s.working_time[i] == 0) | (s.working_time[i] == v.working_time[j])
+    keep &= ~v.licence[j] | s.licence[i]
+    keep &= v.experience[j] <= s.experience[i]
+    i, j, skill, occupation, partial, same, linked = (a[keep] for a in (i, j, skill, occupation, partial, same, linked))
+    bounded = len(i)
+    distance = haversine_km(s.lat[i], s.lon[i], v.lat[j], v.lon[j])
     distance_score = np.clip(1.0 - distance / radius[i], 0.0, 1.0)
-    score = np.clip(w.skill * skill + w.occupation * occupation + w.distance * distance_score, 0.0, 1.0)
-    keep &= score >= w.min_score
+    score = np.clip(partial + w.distance * distance_score, 0.0, 1.0)
+    keep = (distance <= radius[i]) & (score >= w.min_score)
     cols = {
         "i": i,
         "j": j,
@@ -318,6 +363,7 @@ def _score_block(
         "linked": linked,
     }
     cols = {k: a[keep] for k, a in cols.items()}
+    kept = len(cols["i"])
     # best first: score, then nearer, then vacancy order (vacancies are sorted by id, so ties break by id)
     order = np.lexsort((cols["j"], cols["distance"], -cols["score"], cols["i"]))
     cols = {k: a[order] for k, a in cols.items()}
@@ -325,7 +371,50 @@ def _score_block(
     group_start = np.repeat(starts, np.diff(np.r_[starts, len(order)])) if len(order) else np.array([], int)
     rank = np.arange(len(order)) - group_start + 1
     top = rank <= w.top_k
-    return {**{k: a[top] for k, a in cols.items()}, "rank": rank[top]}
+    return {**{k: a[top] for k, a in cols.items()}, "rank": rank[top]}, (candidates, bounded, kept)
+
+
+def _morton(fx: npt.NDArray[np.int64], fy: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Z-order of small non-negative cell coordinates (8 bits each): nearby cells get nearby codes."""
+    code = np.zeros(len(fx), dtype=np.int64)
+    for bit in range(8):
+        code |= ((fx >> bit) & 1) << (2 * bit) | ((fy >> bit) & 1) << (2 * bit + 1)
+    return code
+
+
+def _blocks(
+    s: _Side, v: _Side, radius: npt.NDArray[np.float64], block_km: float
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """(seeker rows, candidate vacancy rows) per block: up to CHUNK_ROWS seekers of one radius and one cell.
+
+    A block's vacancies are those inside the box of its seekers widened by their largest radius plus a
+    margin, so that no vacancy within any of their radii is left out (planar coordinates never overstate
+    a distance). Grouping seekers by radius keeps one long-radius seeker from widening the box of a whole
+    block, and ordering a crowded cell along a Z-curve of 2 km squares keeps each block's box small.
+    """
+    cell_x = np.floor(s.x / block_km).astype(np.int64)
+    cell_y = np.floor(s.y / block_km).astype(np.int64)
+    fine_km = 2.0
+    fine = _morton(
+        np.floor((s.x - cell_x * block_km) / fine_km).astype(np.int64),
+        np.floor((s.y - cell_y * block_km) / fine_km).astype(np.int64),
+    )
+    order = np.lexsort((fine, cell_y, cell_x, radius))
+    by_x = np.argsort(v.x, kind="stable")
+    vx = v.x[by_x]
+    key = np.stack([radius[order], cell_x[order], cell_y[order]], axis=1)
+    boundaries = np.flatnonzero(np.any(key[1:] != key[:-1], axis=1)) + 1
+    for group in np.split(order, boundaries):
+        for chunk in range(0, len(group), CHUNK_ROWS):
+            rows = group[chunk : chunk + CHUNK_ROWS]
+            reach = float(radius[rows].max()) + BLOCK_MARGIN_KM
+            lo = np.searchsorted(vx, s.x[rows].min() - reach, side="left")
+            hi = np.searchsorted(vx, s.x[rows].max() + reach, side="right")
+            band = by_x[lo:hi]
+            y = v.y[band]
+            near = np.sort(band[(y >= s.y[rows].min() - reach) & (y <= s.y[rows].max() + reach)])
+            if near.size:
+                yield np.sort(rows), near
 
 
 def score_matches(
@@ -342,7 +431,7 @@ def score_matches(
     required_weight: float = 2.0,
     top_k: int = 10,
     min_score: float = 0.0,
-    block_km: float = 50.0,
+    block_km: float = BLOCK_KM,
 ) -> pl.DataFrame:
     """The top ``top_k`` vacancies per seeker, with score components and explanation columns.
 
@@ -350,32 +439,86 @@ def score_matches(
     ``mobility`` has ``rome_code`` and ``target_rome_code``; ``core_items`` has ``rome_code`` and
     ``item_code`` for the core items of each sheet. Nothing else is read: protected
     attributes cannot reach the score.
+
+    Results do not depend on ``block_km`` (it only groups the work). A shard calls
+    :func:`score_matches_with_stats` with ``idf_over``, the whole night's vacancies.
+    """
+    return score_matches_with_stats(
+        seekers,
+        vacancies,
+        mobility=mobility,
+        weight_skill=weight_skill,
+        weight_occupation=weight_occupation,
+        weight_distance=weight_distance,
+        mobility_credit=mobility_credit,
+        core_items=core_items,
+        core_weight=core_weight,
+        required_weight=required_weight,
+        top_k=top_k,
+        min_score=min_score,
+        block_km=block_km,
+    )[0]
+
+
+def score_matches_with_stats(
+    seekers: pl.DataFrame,
+    vacancies: pl.DataFrame,
+    *,
+    mobility: pl.DataFrame | None = None,
+    weight_skill: float = 0.55,
+    weight_occupation: float = 0.25,
+    weight_distance: float = 0.20,
+    mobility_credit: float = 0.5,
+    core_items: pl.DataFrame | None = None,
+    core_weight: float = 2.0,
+    required_weight: float = 2.0,
+    top_k: int = 10,
+    min_score: float = 0.0,
+    block_km: float = BLOCK_KM,
+    idf_over: pl.DataFrame | None = None,
+    threads: int = 1,
+) -> tuple[pl.DataFrame, ScoreStats]:
+    """:func:`score_matches` plus the work it did (:class:`ScoreStats`).
+
+    ``idf_over``: the vacancies (a ``skill_codes`` column is enough) over which the skill idf is counted;
+    by default ``vacancies`` itself. A shard passes the whole night's vacancies here, so that its scores
+    equal the unsharded ones. ``threads`` scores blocks in a thread pool; results never depend on it.
     """
     if abs(weight_skill + weight_occupation + weight_distance - 1.0) > 1e-9:
         raise ValueError("the three weights must add up to 1")
     seekers = seekers.select(SEEKER_INPUT).sort(c.SEEKER_ID)
     vacancies = vacancies.select(VACANCY_INPUT).sort(c.VACANCY_ID)
+    stats = ScoreStats(seekers=seekers.height, vacancies=vacancies.height)
     if seekers.is_empty() or vacancies.is_empty():
-        return pl.DataFrame(schema=MATCH_SCHEMA)
-    s, v = _sides(seekers, vacancies, mobility, core_items, core_weight=core_weight, required_weight=required_weight)
+        return pl.DataFrame(schema=MATCH_SCHEMA), stats
+    idf_skills = (idf_over if idf_over is not None else vacancies).get_column(c.SKILL_CODES)
+    s, v = _sides(
+        seekers, vacancies, mobility, core_items, idf_skills, core_weight=core_weight, required_weight=required_weight
+    )
     w = _Weights(weight_skill, weight_occupation, weight_distance, mobility_credit, min_score, top_k)
     radius = seekers.get_column(c.RADIUS_KM).to_numpy().astype(np.float64)
-    s_cell = np.floor(np.stack([s.x, s.y], axis=1) / block_km).astype(np.int64)
-    v_cell = np.floor(np.stack([v.x, v.y], axis=1) / block_km).astype(np.int64)
-    order = np.lexsort((s_cell[:, 1], s_cell[:, 0]))
-    keys, starts = np.unique(s_cell[order], axis=0, return_index=True)
-    ends = np.append(starts[1:], len(order))
-    parts = []
-    for key, start, end in zip(keys, starts, ends, strict=True):
-        cell_rows = np.sort(order[start:end])
-        reach = math.ceil((float(radius[cell_rows].max()) + BLOCK_MARGIN_KM) / block_km)
-        near = np.flatnonzero((np.abs(v_cell[:, 0] - key[0]) <= reach) & (np.abs(v_cell[:, 1] - key[1]) <= reach))
-        if near.size == 0:
-            continue
-        for chunk in range(0, len(cell_rows), CHUNK_ROWS):
-            parts.append(_score_block(cell_rows[chunk : chunk + CHUNK_ROWS], near, s, v, radius, w))
-    if not parts:
-        return pl.DataFrame(schema=MATCH_SCHEMA)
+    # skills | 2 x wanted sheets | 4 x sheets reached by mobility, against skills | sheet | sheet: one
+    # product whose sums accumulate in the same order as the three separate products would.
+    product = (
+        sp.csr_matrix(sp.hstack([s.skills, 2.0 * s.sheets, 4.0 * s.reach], format="csr")),
+        sp.csr_matrix(sp.hstack([v.skills, v.sheets, v.sheets], format="csr")),
+    )
+
+    def run(block: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> tuple[_Block, tuple[int, int, int]]:
+        return _score_block(block[0], block[1], product, s, v, radius, w)
+
+    blocks = _blocks(s, v, radius, block_km)
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            done = list(pool.map(run, blocks))
+    else:
+        done = [run(block) for block in blocks]
+    parts = [part for part, _ in done]
+    counts = np.array([n for _, n in done], dtype=np.int64).reshape(-1, 3).sum(axis=0)
+    if not parts or not sum(len(p["i"]) for p in parts):
+        return pl.DataFrame(schema=MATCH_SCHEMA), replace(
+            stats, candidate_pairs=int(counts[0]), bounded_pairs=int(counts[1]), kept_pairs=int(counts[2])
+        )
     found = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     relation = np.where(found["same"], SAME_SHEET, np.where(found["linked"], MOBILITY, OTHER))
     pairs = pl.DataFrame(
@@ -397,17 +540,27 @@ def score_matches(
         .with_row_index("_j")
         .with_columns(pl.col("_j").cast(pl.Int64))
     )
-    return (
+    out = (
         pairs.join(s_cols, on="_i")
         .join(v_cols, on="_j")
         .with_columns(
-            pl.col(c.SKILL_CODES).list.set_intersection(pl.col(c.ITEM_CODES)).list.sort().alias(c.MATCHED_SKILLS),
+            pl.col(c.SKILL_CODES)
+            .list.set_intersection(pl.col(c.ITEM_CODES))
+            .list.eval(pl.element().sort())
+            .alias(c.MATCHED_SKILLS),
             pl.col(c.REQUIRED_SKILL_CODES)
             .list.set_difference(pl.col(c.ITEM_CODES))
-            .list.sort()
+            .list.eval(pl.element().sort())
             .alias(c.MISSING_REQUIRED_SKILLS),
         )
         .sort(c.SEEKER_ID, c.RANK)
         .select(list(MATCH_SCHEMA))
         .cast(MATCH_SCHEMA)
+    )
+    return out, replace(
+        stats,
+        candidate_pairs=int(counts[0]),
+        bounded_pairs=int(counts[1]),
+        kept_pairs=int(counts[2]),
+        matches=out.height,
     )

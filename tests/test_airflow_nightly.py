@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from datetime import date
@@ -34,11 +35,18 @@ def test_nightly_dag_runs_end_to_end(tmp_path: Path, reference: Reference, data_
     assert log.is_file()
     # Airflow's own record of the run, in its metadata database
     with sqlite3.connect(tmp_path / "airflow" / "airflow.db") as meta:
-        states = dict(
-            meta.execute("select task_id, state from task_instance where dag_id = 'nightly_matching'").fetchall()
-        )
+        instances = meta.execute(
+            "select task_id, map_index, state from task_instance where dag_id = 'nightly_matching'"
+        ).fetchall()
         run_state = meta.execute("select state from dag_run where dag_id = 'nightly_matching'").fetchone()[0]
-    assert states == {t: "success" for t in ("ingest", "normalize", "score", "route", "publish", "summary")}
+    steps = ("ingest", "normalize", "plan_shards", "merge_shards", "route", "publish", "summary")
+    assert {(t, m, s) for t, m, s in instances if t != "score_shard"} == {(t, -1, "success") for t in steps}
+    # score_shard really ran as mapped task instances, one per planned shard, each writing its file
+    mapped = sorted((m, s) for t, m, s in instances if t == "score_shard")
+    planned = json.loads((settings.home / "shards" / NIGHT.isoformat() / "plan.json").read_text(encoding="utf-8"))
+    assert len(planned["shards"]) >= 2
+    assert mapped == [(m, "success") for m in range(len(planned["shards"]))]
+    assert len(list((settings.home / "shards" / NIGHT.isoformat()).glob("matches-*.parquet"))) == len(mapped)
     assert run_state == "success"
     with Warehouse.open(settings.warehouse, read_only=True) as wh:
         stats = wh.table("ingest_stats")

@@ -27,6 +27,7 @@ PARSE_SCRIPT = textwrap.dedent(
             "tags": sorted(dag.tags),
             "retries": sorted({t.retries for t in dag.tasks}),
             "tasks": [t.task_id for t in dag.tasks],
+            "mapped": [t.task_id for t in dag.tasks if any(k.__name__ == "MappedOperator" for k in type(t).__mro__)],
         }
 
     # Parse each file again under an audit hook: after the imports Airflow already made, parsing a
@@ -71,11 +72,15 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
     assert result["dags"]["nightly_matching"]["tasks"] == [
         "ingest",
         "normalize",
-        "score",
+        "plan_shards",
+        "score_shard",
+        "merge_shards",
         "route",
         "publish",
         "summary",
     ]
+    # scoring is mapped over the shards that plan_shards returns
+    assert result["dags"]["nightly_matching"]["mapped"] == ["score_shard"]
     assert result["io"] == [], "DAG files did I/O at parse time"
     assert result["heavy_imports"] == [], "DAG files imported heavy modules at parse time"
 

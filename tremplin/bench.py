@@ -1,16 +1,22 @@
 """``tremplin bench``: time every nightly step on generated data and write the figures to a JSON file.
 
 Figures go under ``nightly`` / ``<seekers>x<vacancies>`` in the results file; other benchmarks keep their own keys.
+``python -m tremplin.bench --scale`` (``make bench``) writes ``scale`` / ``<seekers>x<vacancies>``: every step
+in a fresh process of its own, so each step's peak RSS is its own, plus the scorer's work (pairs) and, on a
+sample of the same inputs, the naive way (a DuckDB join on shared codes) against the tremplin scorer.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -64,8 +70,161 @@ def run_bench(settings: Settings, *, seekers: int, vacancies: int, out: Path, se
         "routing": outputs["route"],
         "published": outputs["publish"],
     }
+    _merge_into(out, "nightly", f"{seekers}x{vacancies}", result)
+    return result
+
+
+def _merge_into(out: Path, section: str, key: str, result: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    existing.setdefault("nightly", {})[f"{seekers}x{vacancies}"] = result
+    existing.setdefault(section, {})[key] = result
     out.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
+
+
+# --- scale: one process per step ---------------------------------------------------------------------
+
+
+def _child_step(step: str, settings: Settings, run_date: date) -> tuple[dict[str, Any], float, float]:
+    """Run one step in this (fresh) process: its output, wall time and this process's peak RSS."""
+    started = time.perf_counter()
+    function = _time_short_lists if step == "short_lists" else tasks.STEPS[step]
+    output = function(settings, run_date)
+    return output, time.perf_counter() - started, peak_rss_mib()
+
+
+def _time_short_lists(settings: Settings, run_date: date) -> dict[str, Any]:
+    """The per-vacancy short lists alone (the route step also computes them, among its other work)."""
+    import polars as pl
+
+    from connectors.warehouse import Warehouse
+    from matching.offers import shortlists
+
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        matches = wh.frame("select_matches", {"run_date": run_date})
+        vacancies = wh.table("vacancies")
+    started = time.perf_counter()
+    lists = shortlists(matches, vacancies, shortlist_per_position=settings.shortlist_per_position)
+    return {
+        "compute_s": round(time.perf_counter() - started, 3),
+        "rows": lists.height,
+        "vacancies": lists.get_column("vacancy_id").n_unique(),
+        "longest": int(lists.select(pl.col("rank").max()).item() or 0),
+        "matches_in": matches.height,
+        "frame_mib": round(pl.DataFrame(lists).estimated_size("mb"), 1),
+    }
+
+
+def _in_fresh_process(step: str, settings: Settings, run_date: date) -> tuple[dict[str, Any], float, float]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_child_step, step, settings, run_date).result()
+
+
+SCALE_STEPS = ("ingest", "normalize", "score", "route", "short_lists", "publish", "summary")
+FIGURE_STEPS = ("normalize", "score", "route", "short_lists")  # the issue's figures: normalize, score, lists
+
+
+def run_scale(
+    settings: Settings,
+    *,
+    seekers: int,
+    vacancies: int,
+    out: Path,
+    seed: int = 7,
+    sample: tuple[int, int] = (50_000, 10_000),
+) -> dict[str, Any]:
+    """Generate, then every nightly step in its own process; then naive against tremplin on a sample."""
+    home = PROJECT_ROOT / "var" / "bench-scale"
+    if home.exists():
+        shutil.rmtree(home)
+    settings = Settings.from_env(data_dir=settings.data_dir, home=home)
+    started = time.perf_counter()
+    t = time.perf_counter()
+    generate(
+        load_reference(settings.data_dir),
+        seekers=seekers,
+        vacancies=vacancies,
+        seed=seed,
+        out_dir=settings.inbox / BENCH_DATE.isoformat(),
+        fmt="parquet",
+    )
+    steps: dict[str, Any] = {"generate": {"wall_s": round(time.perf_counter() - t, 3), "peak_rss_mib": None}}
+    outputs: dict[str, Any] = {}
+    for step in SCALE_STEPS:
+        output, seconds, rss = _in_fresh_process(step, settings, BENCH_DATE)
+        steps[step] = {"wall_s": round(seconds, 3), "peak_rss_mib": round(rss, 1)}
+        outputs[step] = output
+        print(f"{step}: {seconds:.1f} s, peak RSS {rss:,.0f} MiB", flush=True)
+    score = outputs["score"]
+    score_s = steps["score"]["wall_s"]
+    result = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "seekers": seekers,
+        "vacancies": vacancies,
+        "steps": steps,
+        "figure_steps": list(FIGURE_STEPS),
+        "figure_steps_wall_s": round(sum(steps[s]["wall_s"] for s in FIGURE_STEPS), 3),
+        "figure_steps_peak_rss_mib": max(steps[s]["peak_rss_mib"] for s in FIGURE_STEPS),
+        "total_s": round(time.perf_counter() - started, 3),
+        "score": {
+            **score,
+            "pairs_scored": score["candidate_pairs"],
+            "throughput_pairs_per_s": round(score["candidate_pairs"] / score_s) if score_s else None,
+            "matches_per_s": round(score["matches"] / score_s) if score_s else None,
+        },
+        "short_lists": outputs["short_lists"],
+        "routing": outputs["route"],
+        "published": outputs["publish"],
+    }
+    _merge_into(out, "scale", f"{seekers}x{vacancies}", result)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        naive = pool.submit(naive_against_tremplin, settings, BENCH_DATE, sample, seed).result()
+    result["naive_vs_tremplin"] = naive
+    print(f"naive: {json.dumps(naive)}", flush=True)
+    _merge_into(out, "scale", f"{seekers}x{vacancies}", result)
     return result
+
+
+def naive_against_tremplin(settings: Settings, run_date: date, sample: tuple[int, int], seed: int) -> dict[str, Any]:
+    """Time a DuckDB join on shared item codes and sheets (no geographic blocking, the same vetoes and
+    score in SQL, top-10 by window) against ``score_matches`` on the same sample of tonight's inputs."""
+    from tremplin.naive import naive_matches, sample_inputs, tremplin_matches
+
+    seekers, vacancies = sample_inputs(settings, run_date, sample, seed)
+    t = time.perf_counter()
+    ours = tremplin_matches(settings, seekers, vacancies)
+    ours_s = time.perf_counter() - t
+    t = time.perf_counter()
+    theirs = naive_matches(settings, seekers, vacancies)
+    naive_s = time.perf_counter() - t
+    key = ["seeker_id", "vacancy_id", "rank"]
+    same = ours.select(key).join(theirs.select(key), on=key, how="inner").height
+    return {
+        "seekers": seekers.height,
+        "vacancies": vacancies.height,
+        "tremplin_s": round(ours_s, 3),
+        "naive_duckdb_s": round(naive_s, 3),
+        "speed_ratio": round(naive_s / ours_s, 1) if ours_s else None,
+        "tremplin_matches": ours.height,
+        "naive_matches": theirs.height,
+        "same_seeker_vacancy_rank": same,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", action="store_true", help="one process per step, plus the naive comparison")
+    parser.add_argument("--seekers", type=int, default=1_000_000)
+    parser.add_argument("--vacancies", type=int, default=200_000)
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.scale:
+        run_scale(settings, seekers=args.seekers, vacancies=args.vacancies, out=args.out)
+    else:
+        run_bench(settings, seekers=args.seekers, vacancies=args.vacancies, out=args.out)
+
+
+if __name__ == "__main__":
+    main()

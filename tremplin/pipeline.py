@@ -26,7 +26,7 @@ from matching.explain import sentence
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
 from matching.offers import final_routing, select_offers, shortlists
 from matching.route import OPTED_OUT, default_rules, route
-from matching.score import score_matches
+from matching.vacancies import with_default_skills
 from tremplin import code_version
 from tremplin.errors import InputFileError
 from tremplin.settings import Settings
@@ -43,7 +43,7 @@ MIN_NORMALIZE_SCORE = 0.6
 WORKING_TIME_FR = {c.FULL_TIME: "temps plein", c.PART_TIME: "temps partiel"}
 
 
-def _run_end(run_date: date) -> datetime:
+def run_end(run_date: date) -> datetime:
     """Inputs updated before the end of the run date count for that night."""
     return datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=UTC)
 
@@ -258,58 +258,12 @@ def normalize_profiles(profiles: pl.DataFrame, ref: Reference) -> tuple[pl.DataF
 def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Fresh seekers with coordinates and density, and vacancies with their skills (core items if none)."""
     ref = reference(settings)
-    fresh_since = _run_end(run_date) - timedelta(days=settings.stale_profile_days)
-    params = {"fresh_since": fresh_since, "run_end": _run_end(run_date)}
+    fresh_since = run_end(run_date) - timedelta(days=settings.stale_profile_days)
+    params = {"fresh_since": fresh_since, "run_end": run_end(run_date)}
     places = ref.communes.select(c.COMMUNE, c.LATITUDE, c.LONGITUDE, c.DENSITY_LEVEL)
     seekers = wh.frame("select_active_seekers", params).join(places, on=c.COMMUNE, how="inner")
-    core = (
-        ref.rome.sheet_items.filter(pl.col("core")).group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
-    )
-    vacancies = (
-        wh.frame("select_vacancies", {"run_end": _run_end(run_date)})
-        .join(core, on=c.ROME_CODE, how="left")
-        .with_columns(
-            pl.when(pl.col(c.SKILL_CODES).list.len() > 0)
-            .then(pl.col(c.SKILL_CODES))
-            .otherwise(pl.col("_core").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-            .alias(c.SKILL_CODES)
-        )
-        .drop("_core")
-    )
+    vacancies = with_default_skills(wh.frame("select_vacancies", {"run_end": run_end(run_date)}), ref.rome.sheet_items)
     return seekers, vacancies
-
-
-def score(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Score fresh seekers against vacancies and keep the top-k per seeker."""
-    ref = reference(settings)
-    with Warehouse.open(settings.warehouse) as wh:
-        seekers, vacancies = load_match_inputs(wh, settings, run_date)
-        stale = wh.scalar(
-            "count_stale_seekers",
-            {"fresh_since": _run_end(run_date) - timedelta(days=settings.stale_profile_days)},
-        )
-        matches = score_matches(
-            seekers,
-            vacancies,
-            mobility=ref.rome.mobility,
-            core_items=ref.rome.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code"),
-            weight_skill=settings.weight_skill,
-            weight_occupation=settings.weight_occupation,
-            weight_distance=settings.weight_distance,
-            top_k=settings.top_k,
-            min_score=settings.min_score,
-        )
-        with wh.transaction():
-            wh.execute("delete_matches", {"run_date": run_date})
-            if matches.height:
-                wh.execute("insert_matches", {"run_date": run_date}, {"staged_matches": matches})
-    return {
-        "seekers_scored": seekers.height,
-        "stale_seekers_excluded": int(stale or 0),
-        "vacancies": vacancies.height,
-        "matches": matches.height,
-        "matched_seekers": matches.get_column(c.SEEKER_ID).n_unique(),
-    }
 
 
 # --- route ---------------------------------------------------------------------------------------

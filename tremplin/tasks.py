@@ -6,14 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tremplin import pipeline, summary
+from tremplin import pipeline, shard_steps, summary
 from tremplin.dispatch import dispatch
 from tremplin.settings import Settings
 
 STEPS: dict[str, Callable[[Settings, date], dict[str, Any]]] = {
     "ingest": pipeline.ingest,
     "normalize": pipeline.normalize,
-    "score": pipeline.score,
+    "score": shard_steps.score_in_process,
     "route": pipeline.route_step,
     "publish": pipeline.publish,
     "summary": lambda settings, run_date: summary.collect(settings, run_date, finish=True),
@@ -25,8 +25,23 @@ def run_step(step: str, ds: str) -> dict[str, Any]:
     return STEPS[step](Settings.from_env(), date.fromisoformat(ds))
 
 
+def plan_shards(ds: str) -> list[int]:
+    """Export the night's match inputs to Parquet and return the shard ids to map over."""
+    return shard_steps.plan(Settings.from_env(), date.fromisoformat(ds))
+
+
+def score_shard(ds: str, shard: int) -> dict[str, Any]:
+    """Score one shard from the Parquet snapshot (the warehouse stays closed)."""
+    return shard_steps.score_shard(Settings.from_env(), date.fromisoformat(ds), shard)
+
+
+def merge_shards(ds: str) -> dict[str, Any]:
+    """Write every shard's matches into the warehouse (the single writer)."""
+    return shard_steps.merge(Settings.from_env(), date.fromisoformat(ds))
+
+
 def run_night(settings: Settings, run_date: date, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every step in order, in this process (the CLI's ``nightly`` without Airflow)."""
+    """Every step in order, in this process (the CLI's ``nightly`` without Airflow); score goes shard by shard."""
     results = {}
     for step, function in STEPS.items():
         if progress:
