@@ -14,7 +14,7 @@ score = weight_skill * skill + weight_occupation * occupation + weight_distance 
 
 Vetoes (the pair is dropped): farther than the radius, a contract type the seeker does not accept, a
 working time the seeker does not want, a required driving licence the seeker lacks, more required
-experience than the seeker has.
+experience than the seeker has, a qualification more than one step above the seeker's (when both known).
 
 Candidates come from geographic blocks (planar cells) and a sparse product over item codes and ROME
 sheets, so only pairs that share something are ever scored.
@@ -46,6 +46,7 @@ SEEKER_INPUT = (
     c.WORKING_TIME,
     c.DRIVING_LICENCE,
     c.EXPERIENCE_MONTHS,
+    c.QUALIFICATION_CODE,
 )
 VACANCY_INPUT = (
     c.VACANCY_ID,
@@ -58,7 +59,13 @@ VACANCY_INPUT = (
     c.WORKING_TIME,
     c.LICENCE_REQUIRED,
     c.EXPERIENCE_REQUIRED_MONTHS,
+    c.QUALIFICATION_CODE,
 )
+# France Travail qualification codes on one ladder: 1 manoeuvre; 2 ouvrier specialise and 5 employe non
+# qualifie; 3 ouvrier qualifie P1/P2 and 6 employe qualifie; 4 ouvrier qualifie P3/P4/OHQ; 7 technicien;
+# 8 agent de maitrise; 9 cadre. Unknown on either side is 0 and never vetoes.
+QUALIFICATION_LADDER = {"1": 1, "2": 2, "5": 2, "3": 3, "6": 3, "4": 4, "7": 5, "8": 6, "9": 7}
+QUALIFICATION_TOLERANCE = 1  # a seeker one step below the vacancy's level is still proposed
 MATCH_SCHEMA = pl.Schema(
     {
         c.SEEKER_ID: pl.String(),
@@ -97,6 +104,7 @@ class _Side:
     working_time: npt.NDArray[np.int8]  # 0 any, 1 full time, 2 part time
     licence: npt.NDArray[np.bool_]  # seekers: has one; vacancies: requires one
     experience: npt.NDArray[np.int64]  # seekers: months they have; vacancies: months required
+    qualification: npt.NDArray[np.int8]  # step on QUALIFICATION_LADDER, 0 when unknown
 
 
 _TIME_CODES = {c.ANY: 0, c.FULL_TIME: 1, c.PART_TIME: 2}
@@ -247,6 +255,12 @@ def _sides(
             .astype(np.int8),
             licence=frame.get_column(licence_col).fill_null(False).to_numpy().astype(np.bool_),
             experience=frame.get_column(experience_col).fill_null(0).to_numpy().astype(np.int64),
+            qualification=frame.get_column(c.QUALIFICATION_CODE)
+            .cast(pl.String)
+            .replace_strict(QUALIFICATION_LADDER, default=0, return_dtype=pl.Int8)
+            .fill_null(0)
+            .to_numpy()
+            .astype(np.int8),
         )
 
     no_reach = sp.csr_matrix((vacancies.height, sheet_vocab.height), dtype=np.float64)
@@ -345,6 +359,7 @@ def _score_block(
     keep &= (s.working_time[i] == 0) | (s.working_time[i] == v.working_time[j])
     keep &= ~v.licence[j] | s.licence[i]
     keep &= v.experience[j] <= s.experience[i]
+    keep &= (s.qualification[i] == 0) | (s.qualification[i] + QUALIFICATION_TOLERANCE >= v.qualification[j])
     i, j, skill, occupation, partial, same, linked = (a[keep] for a in (i, j, skill, occupation, partial, same, linked))
     bounded = len(i)
     distance = haversine_km(s.lat[i], s.lon[i], v.lat[j], v.lon[j])
@@ -417,6 +432,13 @@ def _blocks(
                 yield np.sort(rows), near
 
 
+def _with_qualification(frame: pl.DataFrame) -> pl.DataFrame:
+    """The qualification code is optional on both sides: absent means unknown."""
+    if c.QUALIFICATION_CODE in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(None, pl.String).alias(c.QUALIFICATION_CODE))
+
+
 def score_matches(
     seekers: pl.DataFrame,
     vacancies: pl.DataFrame,
@@ -486,8 +508,8 @@ def score_matches_with_stats(
     """
     if abs(weight_skill + weight_occupation + weight_distance - 1.0) > 1e-9:
         raise ValueError("the three weights must add up to 1")
-    seekers = seekers.select(SEEKER_INPUT).sort(c.SEEKER_ID)
-    vacancies = vacancies.select(VACANCY_INPUT).sort(c.VACANCY_ID)
+    seekers = _with_qualification(seekers).select(SEEKER_INPUT).sort(c.SEEKER_ID)
+    vacancies = _with_qualification(vacancies).select(VACANCY_INPUT).sort(c.VACANCY_ID)
     stats = ScoreStats(seekers=seekers.height, vacancies=vacancies.height)
     if seekers.is_empty() or vacancies.is_empty():
         return pl.DataFrame(schema=MATCH_SCHEMA), stats

@@ -9,6 +9,7 @@ create table if not exists seekers (
     working_time varchar not null,
     driving_licence boolean not null,
     experience_months integer not null,
+    qualification_code varchar,
     sms_consent boolean not null,
     preferred_channel varchar not null,
     agency_id varchar not null,

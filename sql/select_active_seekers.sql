@@ -10,7 +10,7 @@ codes as (
 final as (
     select
         seekers.seeker_id, seekers.mobile, seekers.commune, seekers.radius_km, seekers.contract_types,
-        seekers.working_time, seekers.driving_licence, seekers.experience_months, seekers.sms_consent,
+        seekers.working_time, seekers.driving_licence, seekers.experience_months, seekers.qualification_code, seekers.sms_consent,
         seekers.preferred_channel, seekers.agency_id, codes.rome_codes, codes.item_codes
     from seekers
     inner join codes using (seeker_id)

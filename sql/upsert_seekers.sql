@@ -6,7 +6,7 @@ with staged as (
 final as (
     select
         seeker_id, mobile, commune, radius_km, occupations, skills, contract_types, working_time,
-        driving_licence, experience_months, sms_consent, preferred_channel, agency_id, updated_at,
+        driving_licence, experience_months, qualification_code, sms_consent, preferred_channel, agency_id, updated_at,
         $source_file as source_file
     from staged
 )
@@ -23,6 +23,7 @@ on conflict (seeker_id) do update set
     working_time = excluded.working_time,
     driving_licence = excluded.driving_licence,
     experience_months = excluded.experience_months,
+    qualification_code = excluded.qualification_code,
     sms_consent = excluded.sms_consent,
     preferred_channel = excluded.preferred_channel,
     agency_id = excluded.agency_id,

@@ -129,11 +129,24 @@ def test_top_k_and_min_score() -> None:
         ({}, {c.LICENCE_REQUIRED: True}),
         ({c.EXPERIENCE_MONTHS: 6}, {c.EXPERIENCE_REQUIRED_MONTHS: 12}),
         ({}, {c.LATITUDE: north(30.5)}),
+        ({c.QUALIFICATION_CODE: "6"}, {c.QUALIFICATION_CODE: "7"}),  # step 3 against step 5
     ],
-    ids=["contract", "working-time", "licence", "experience", "beyond-radius"],
+    ids=["contract", "working-time", "licence", "experience", "beyond-radius", "qualification"],
 )
 def test_vetoes_drop_the_pair(seeker_over: dict[str, object], vacancy_over: dict[str, object]) -> None:
     assert score_matches(frame([seeker(**seeker_over)]), frame([vacancy("V", **vacancy_over)])).is_empty()
+
+
+@pytest.mark.parametrize(
+    ("seeker_level", "vacancy_level"),
+    [("4", "7"), ("6", "3"), ("9", "1"), (None, "9"), ("6", None)],
+    ids=["one-step-below", "same-step", "above", "seeker-unknown", "vacancy-unknown"],
+)
+def test_qualification_within_one_step_passes(seeker_level: str | None, vacancy_level: str | None) -> None:
+    # ladder steps: 4 (ouvrier P3/P4) is step 4 and 7 (technicien) step 5; 6 and 3 are both step 3
+    s = seeker(**{c.QUALIFICATION_CODE: seeker_level})
+    v = vacancy("V", **{c.QUALIFICATION_CODE: vacancy_level})
+    assert score_matches(frame([s]), frame([v])).height == 1
 
 
 def test_vetoes_pass_when_satisfied() -> None:

@@ -14,10 +14,17 @@ import duckdb
 import polars as pl
 
 from matching import columns as c
-from matching.score import score_matches
+from matching.score import QUALIFICATION_LADDER, score_matches
 from tremplin.pipeline import reference
 from tremplin.settings import Settings
 from tremplin.shard_steps import SEEKERS_FILE, VACANCIES_FILE, shard_dir
+
+
+def _ladder(column: str) -> str:
+    """The qualification ladder of matching.score as a SQL CASE (0 when unknown)."""
+    whens = " ".join(f"when '{code}' then {step}" for code, step in QUALIFICATION_LADDER.items())
+    return f"(case {column} {whens} else 0 end)"
+
 
 NAIVE_SQL = """
 with
@@ -66,6 +73,7 @@ measured as (
       and (coalesce(s.working_time, 'any') not in ('full_time', 'part_time') or s.working_time = v.working_time)
       and (not coalesce(v.licence_required, false) or coalesce(s.driving_licence, false))
       and coalesce(v.experience_required_months, 0) <= coalesce(s.experience_months, 0)
+      and ({ladder_s} = 0 or {ladder_s} + 1 >= {ladder_v})
 ),
 scored as (
     select *, least(1.0, greatest(0.0,
@@ -79,7 +87,7 @@ final as (
     from scored where score >= $min_score
 )
 select * from final where rank <= $top_k order by seeker_id, rank
-"""
+""".replace("{ladder_s}", _ladder("s.qualification_code")).replace("{ladder_v}", _ladder("v.qualification_code"))
 
 
 def sample_inputs(

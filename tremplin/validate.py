@@ -17,6 +17,7 @@ from connectors.files import LINE_COL, LIST_SEPARATOR
 from matching import columns as c
 
 ROME_CODE_PATTERN = r"^[A-N]\d{4}$"
+QUALIFICATION_CODES = [str(n) for n in range(1, 10)]
 TRUE_WORDS = ("true", "1", "oui", "yes", "vrai", "o", "y")
 FALSE_WORDS = ("false", "0", "non", "no", "faux", "n")
 # ARCEP reserves 06 39 98 00 00 to 06 39 98 99 99 for fiction; phonenumbers calls it invalid, but the
@@ -46,6 +47,7 @@ VACANCY_REQUIRED = (
     c.UPDATED_AT,
 )
 SEEKER_OPTIONAL = (
+    c.QUALIFICATION_CODE,
     c.MOBILE,
     c.RADIUS_KM,
     c.SKILLS,
@@ -238,6 +240,11 @@ def validate_seekers(
             ~_empty(c.EXPERIENCE_MONTHS) & ~(_number(c.EXPERIENCE_MONTHS, pl.Int64) >= 0).fill_null(False),
             "experience_months must be a whole number >= 0",
         ),
+        (
+            c.QUALIFICATION_CODE,
+            ~_empty(c.QUALIFICATION_CODE) & ~_text(c.QUALIFICATION_CODE).is_in(QUALIFICATION_CODES).fill_null(False),
+            "qualification_code must be a France Travail qualification code 1 to 9",
+        ),
         (c.SMS_CONSENT, _bool(c.SMS_CONSENT).is_null(), "sms_consent must be true or false"),
         (
             c.PREFERRED_CHANNEL,
@@ -269,6 +276,7 @@ def validate_seekers(
         _text(c.WORKING_TIME).str.to_lowercase().fill_null(c.ANY).replace("", c.ANY).alias(c.WORKING_TIME),
         _bool(c.DRIVING_LICENCE).fill_null(False).alias(c.DRIVING_LICENCE),
         _number(c.EXPERIENCE_MONTHS, pl.Int64).fill_null(0).cast(pl.Int32).alias(c.EXPERIENCE_MONTHS),
+        _text(c.QUALIFICATION_CODE).replace("", None).alias(c.QUALIFICATION_CODE),
         _bool(c.SMS_CONSENT).alias(c.SMS_CONSENT),
         _text(c.PREFERRED_CHANNEL).str.to_lowercase().fill_null("none").replace("", "none").alias(c.PREFERRED_CHANNEL),
         _text(c.AGENCY_ID).alias(c.AGENCY_ID),
