@@ -9,5 +9,6 @@ create table if not exists run_manifest (
     settings_json varchar not null,
     taxonomy_version varchar not null,
     inputs_json varchar not null,
-    outputs_json varchar
+    outputs_json varchar,
+    model_json varchar
 )

@@ -1,7 +1,7 @@
 -- upsert_run_manifest: open (or reopen, on a re-run) the record of one night's run
 insert into run_manifest
 values ($run_date, $run_id, $started_at, null, $code_version, $settings_hash, $settings_json,
-        $taxonomy_version, $inputs_json, null)
+        $taxonomy_version, $inputs_json, null, null)
 on conflict (run_date) do update set
     run_id = excluded.run_id,
     started_at = excluded.started_at,
@@ -11,4 +11,5 @@ on conflict (run_date) do update set
     settings_json = excluded.settings_json,
     taxonomy_version = excluded.taxonomy_version,
     inputs_json = excluded.inputs_json,
-    outputs_json = null
+    outputs_json = null,
+    model_json = null

@@ -109,6 +109,7 @@ def test_manifest_records_the_run(night: Settings) -> None:
     assert manifest["finished_at"] is not None
     assert json.loads(manifest["outputs_json"])["matches"]["pairs"] > 0
     assert "twilio_auth_token" not in manifest["settings_json"]
+    assert json.loads(manifest["model_json"])["ranking"] == "default_weights"
     assert {i["file"] for i in json.loads(manifest["inputs_json"])} == {"seekers.csv", "vacancies.csv", "offres.jsonl"}
 
 

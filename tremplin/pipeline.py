@@ -25,6 +25,7 @@ from matching import columns as c
 from matching.explain import sentence
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
 from matching.offers import final_routing, select_offers, shortlists
+from matching.rerank import FEATURES, RERANK_SCORE, train_reranker
 from matching.route import OPTED_OUT, default_rules, route
 from matching.vacancies import with_default_skills
 from tremplin import code_version
@@ -275,7 +276,8 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
     suppressed = store.suppressed_numbers().implode()
     history = store.seeker_history(run_date)
     with Warehouse.open(settings.warehouse) as wh:
-        matches = wh.frame("select_matches", {"run_date": run_date})
+        matches, model = ranking(wh, settings, run_date, wh.frame("select_matches", {"run_date": run_date}))
+        wh.execute("update_run_manifest_model", {"run_date": run_date, "model_json": json.dumps(model)})
         seekers, vacancies = load_match_inputs(wh, settings, run_date)
         matched = seekers.join(matches.select(c.SEEKER_ID).unique(), on=c.SEEKER_ID, how="semi")
         history = matched.select(
@@ -307,7 +309,35 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
                 wh.execute("insert_shortlists", {"run_date": run_date}, {"staged_shortlists": lists})
     by_channel = routing.group_by(c.CHANNEL).len().sort(c.CHANNEL)
     shortlisted = lists.get_column(c.VACANCY_ID).n_unique()
-    return {"seekers": routing.height, **dict(by_channel.iter_rows()), "shortlisted_vacancies": shortlisted}
+    return {
+        "seekers": routing.height,
+        **dict(by_channel.iter_rows()),
+        "shortlisted_vacancies": shortlisted,
+        "ranking": model["ranking"],
+    }
+
+
+def ranking(
+    wh: Warehouse, settings: Settings, run_date: date, matches: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The matches ordered for tonight's offers and short lists, and the record of the model used.
+
+    A re-ranker trained on the feedback of earlier nights orders them only when it beat the default
+    weights on the held-out days; the stored scores and their components stay the explained ones.
+    """
+    weights = (settings.weight_skill, settings.weight_occupation, settings.weight_distance)
+    examples = wh.frame("select_feedback_examples", {"run_date": run_date})
+    model = train_reranker(examples, default_weights=weights) if examples.height else None
+    record: dict[str, Any] = {
+        "ranking": "default_weights",
+        "weights": dict(zip(FEATURES, weights, strict=True)),
+        "feedback_examples": examples.height,
+        "reranker": model.manifest() if model else None,
+    }
+    if model is None or not model.use or matches.is_empty():
+        return matches, record
+    record["ranking"] = "reranker"
+    return model.score(matches).with_columns(pl.col(RERANK_SCORE).alias(c.SCORE)).drop(RERANK_SCORE), record
 
 
 # --- publish -------------------------------------------------------------------------------------
