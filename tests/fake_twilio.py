@@ -1,8 +1,10 @@
 """A local stand-in for Twilio's Messages API, served over real HTTP for the official client.
 
->>> with FakeTwilio() as fake:                                             # doctest: +SKIP
-...     gateway = TwilioGateway(fake.account_sid, fake.auth_token, "TREMPLIN", base_url=fake.base_url)
-...     fake.fail_next(400, 21211, "The 'To' number is not a valid phone number.")
+Used in tests as::
+
+    with FakeTwilio() as fake:
+        gateway = TwilioGateway(fake.account_sid, fake.auth_token, "TREMPLIN", base_url=fake.base_url)
+        fake.fail_next(400, 21211, "The 'To' number is not a valid phone number.")
 """
 
 from __future__ import annotations
