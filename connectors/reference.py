@@ -42,6 +42,11 @@ class Rome:
     sheet_items: pl.DataFrame  # rome_code, item_code, core
     mobility: pl.DataFrame  # rome_code, target_rome_code
 
+    @property
+    def core_items(self) -> pl.DataFrame:
+        """rome_code, item_code of every sheet's core items (coeur_metier "Principale")."""
+        return self.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code")
+
 
 @dataclass(frozen=True)
 class Reference:

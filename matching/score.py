@@ -23,7 +23,6 @@ sheets, so only pairs that share something are ever scored.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, replace
 from typing import Any
 
@@ -439,22 +438,7 @@ def _with_qualification(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit(None, pl.String).alias(c.QUALIFICATION_CODE))
 
 
-def score_matches(
-    seekers: pl.DataFrame,
-    vacancies: pl.DataFrame,
-    *,
-    mobility: pl.DataFrame | None = None,
-    weight_skill: float = 0.55,
-    weight_occupation: float = 0.25,
-    weight_distance: float = 0.20,
-    mobility_credit: float = 0.5,
-    core_items: pl.DataFrame | None = None,
-    core_weight: float = 2.0,
-    required_weight: float = 2.0,
-    top_k: int = 10,
-    min_score: float = 0.0,
-    block_km: float = BLOCK_KM,
-) -> pl.DataFrame:
+def score_matches(seekers: pl.DataFrame, vacancies: pl.DataFrame, **options: Any) -> pl.DataFrame:
     """The top ``top_k`` vacancies per seeker, with score components and explanation columns.
 
     ``seekers`` needs the columns in ``SEEKER_INPUT``, ``vacancies`` those in ``VACANCY_INPUT``;
@@ -462,24 +446,11 @@ def score_matches(
     ``item_code`` for the core items of each sheet. Nothing else is read: protected
     attributes cannot reach the score.
 
-    Results do not depend on ``block_km`` (it only groups the work). A shard calls
-    :func:`score_matches_with_stats` with ``idf_over``, the whole night's vacancies.
+    ``options`` are the keyword-only tuning values of :func:`score_matches_with_stats` (weights, boosts,
+    ``mobility``, ``core_items``, ``top_k``, ``min_score``, ``block_km``, ``idf_over``); results do not
+    depend on ``block_km``, which only groups the work.
     """
-    return score_matches_with_stats(
-        seekers,
-        vacancies,
-        mobility=mobility,
-        weight_skill=weight_skill,
-        weight_occupation=weight_occupation,
-        weight_distance=weight_distance,
-        mobility_credit=mobility_credit,
-        core_items=core_items,
-        core_weight=core_weight,
-        required_weight=required_weight,
-        top_k=top_k,
-        min_score=min_score,
-        block_km=block_km,
-    )[0]
+    return score_matches_with_stats(seekers, vacancies, **options)[0]
 
 
 def score_matches_with_stats(
@@ -498,13 +469,12 @@ def score_matches_with_stats(
     min_score: float = 0.0,
     block_km: float = BLOCK_KM,
     idf_over: pl.DataFrame | None = None,
-    threads: int = 1,
 ) -> tuple[pl.DataFrame, ScoreStats]:
     """:func:`score_matches` plus the work it did (:class:`ScoreStats`).
 
     ``idf_over``: the vacancies (a ``skill_codes`` column is enough) over which the skill idf is counted;
     by default ``vacancies`` itself. A shard passes the whole night's vacancies here, so that its scores
-    equal the unsharded ones. ``threads`` scores blocks in a thread pool; results never depend on it.
+    equal the unsharded ones.
     """
     if abs(weight_skill + weight_occupation + weight_distance - 1.0) > 1e-9:
         raise ValueError("the three weights must add up to 1")
@@ -529,12 +499,7 @@ def score_matches_with_stats(
     def run(block: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> tuple[_Block, tuple[int, int, int]]:
         return _score_block(block[0], block[1], product, s, v, radius, w)
 
-    blocks = _blocks(s, v, radius, block_km)
-    if threads > 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            done = list(pool.map(run, blocks))
-    else:
-        done = [run(block) for block in blocks]
+    done = [run(block) for block in _blocks(s, v, radius, block_km)]
     parts = [part for part, _ in done]
     counts = np.array([n for _, n in done], dtype=np.int64).reshape(-1, 3).sum(axis=0)
     if not parts or not sum(len(p["i"]) for p in parts):

@@ -7,18 +7,18 @@ import polars as pl
 from matching import columns as c
 
 
-def with_default_skills(vacancies: pl.DataFrame, sheet_items: pl.DataFrame) -> pl.DataFrame:
+def with_default_skills(vacancies: pl.DataFrame, core_items: pl.DataFrame) -> pl.DataFrame:
     """A vacancy that lists no skill asks for the core items of its ROME sheet.
 
-    ``sheet_items`` has rome_code, item_code and core (bool).
+    ``core_items`` has rome_code and item_code of each sheet's core items.
 
     >>> v = pl.DataFrame({"rome_code": ["D1106"], "skill_codes": [[]]},
     ...                  schema_overrides={"skill_codes": pl.List(pl.String)})
-    >>> items = pl.DataFrame({"rome_code": ["D1106", "D1106"], "item_code": ["2", "1"], "core": [True, False]})
+    >>> items = pl.DataFrame({"rome_code": ["D1106", "D1106", "D1214"], "item_code": ["2", "1", "3"]})
     >>> with_default_skills(v, items)["skill_codes"].to_list()
-    [['2']]
+    [['1', '2']]
     """
-    core = sheet_items.filter(pl.col("core")).group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
+    core = core_items.group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
     return (
         vacancies.join(core, on=c.ROME_CODE, how="left", maintain_order="left")
         .with_columns(

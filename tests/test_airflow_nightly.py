@@ -14,8 +14,7 @@ from connectors.opstore import OpStore, counsellor_queue, sms_outbox
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS
-from tremplin.airflow_runner import run_dag
-from tremplin.cli import settings_env
+from tremplin.airflow_runner import run_dag, settings_env
 from tremplin.generate import generate
 from tremplin.settings import Settings
 

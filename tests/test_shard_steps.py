@@ -6,7 +6,6 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from connectors.reference import Reference
@@ -44,21 +43,10 @@ def test_shards_read_only_parquet_and_the_merge_equals_unsharded(normalized: Set
     assert not settings.warehouse.with_suffix(".hidden").exists()
     merged = shard_steps.merge(settings, NIGHT)
     assert merged["matches"] == sum(r["matches"] for r in results) > 0
-    ref = pipeline.reference(settings)
     with Warehouse.open(settings.warehouse, read_only=True) as wh:
         seekers, vacancies = pipeline.load_match_inputs(wh, settings, NIGHT)
         stored = wh.frame("select_matches", {"run_date": NIGHT})
-    whole = score_matches(
-        seekers,
-        vacancies,
-        mobility=ref.rome.mobility,
-        core_items=ref.rome.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code"),
-        weight_skill=settings.weight_skill,
-        weight_occupation=settings.weight_occupation,
-        weight_distance=settings.weight_distance,
-        top_k=settings.top_k,
-        min_score=settings.min_score,
-    )
+    whole = score_matches(seekers, vacancies, **shard_steps.scoring_options(settings))
     columns = [c.SEEKER_ID, c.VACANCY_ID, c.RANK, c.SCORE, c.DISTANCE_KM]
     assert stored.select(columns).sort(c.SEEKER_ID, c.RANK).equals(whole.select(columns))
 

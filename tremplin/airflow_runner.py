@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tremplin.errors import TremplinError
-from tremplin.settings import PROJECT_ROOT
+from tremplin.settings import PROJECT_ROOT, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 
@@ -57,3 +57,16 @@ def run_dag(dag_id: str, run_date: str, *, airflow_home: Path, extra_env: Mappin
         _airflow(["db", "migrate"], env, log)
     _airflow(["dags", "test", dag_id, run_date], env, log)
     return log
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as TREMPLIN_* variables, so a child process (Airflow) reads the same ones."""
+    env = {}
+    for key, value in settings.public_dict().items():
+        if value is None:
+            continue
+        text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        env[f"TREMPLIN_{key.upper()}"] = text
+    if settings.twilio_auth_token:
+        env["TREMPLIN_TWILIO_AUTH_TOKEN"] = settings.twilio_auth_token
+    return env

@@ -29,6 +29,17 @@ from tremplin.settings import PROJECT_ROOT, Settings
 BENCH_DATE = date(2026, 11, 23)
 
 
+def _header(seekers: int, vacancies: int) -> dict[str, Any]:
+    """When, with what code, on what machine and at what size the figures were measured."""
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "seekers": seekers,
+        "vacancies": vacancies,
+    }
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -57,11 +68,7 @@ def run_bench(settings: Settings, *, seekers: int, vacancies: int, out: Path, se
         outputs[name] = function(settings, BENCH_DATE)
         steps[name] = round(time.perf_counter() - t, 3)
     result = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "seekers": seekers,
-        "vacancies": vacancies,
+        **_header(seekers, vacancies),
         "wall_time_s": steps,
         "total_s": round(time.perf_counter() - started, 3),
         "peak_rss_mib": round(peak_rss_mib(), 1),
@@ -157,11 +164,7 @@ def run_scale(
     score = outputs["score"]
     score_s = steps["score"]["wall_s"]
     result = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "seekers": seekers,
-        "vacancies": vacancies,
+        **_header(seekers, vacancies),
         "steps": steps,
         "figure_steps": list(FIGURE_STEPS),
         "figure_steps_wall_s": round(sum(steps[s]["wall_s"] for s in FIGURE_STEPS), 3),

@@ -79,7 +79,7 @@ def nightly(
         settings = _settings(data_dir, home, inbox_path=inbox)
         day = date.fromisoformat(run_date)
         if airflow:
-            from tremplin.airflow_runner import run_dag
+            from tremplin.airflow_runner import run_dag, settings_env
 
             run_dag(
                 "nightly_matching",
@@ -94,19 +94,6 @@ def nightly(
         typer.echo(summary.render(summary.collect(settings, day)))
     except TremplinError as exc:
         _fail(exc)
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as TREMPLIN_* variables, so a child process (Airflow) reads the same ones."""
-    env = {}
-    for key, value in settings.public_dict().items():
-        if value is None:
-            continue
-        text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
-        env[f"TREMPLIN_{key.upper()}"] = text
-    if settings.twilio_auth_token:
-        env["TREMPLIN_TWILIO_AUTH_TOKEN"] = settings.twilio_auth_token
-    return env
 
 
 @app.command()

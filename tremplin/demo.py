@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.reference import load_reference
 from tremplin import summary
-from tremplin.airflow_runner import run_dag
-from tremplin.cli import settings_env
+from tremplin.airflow_runner import run_dag, settings_env
 from tremplin.dispatch import dispatch
 from tremplin.errors import TremplinError
 from tremplin.generate import generate

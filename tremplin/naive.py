@@ -17,7 +17,7 @@ from matching import columns as c
 from matching.score import QUALIFICATION_LADDER, score_matches
 from tremplin.pipeline import reference
 from tremplin.settings import Settings
-from tremplin.shard_steps import SEEKERS_FILE, VACANCIES_FILE, shard_dir
+from tremplin.shard_steps import SEEKERS_FILE, VACANCIES_FILE, scoring_options, shard_dir
 
 
 def _ladder(column: str) -> str:
@@ -103,22 +103,8 @@ def sample_inputs(
     )
 
 
-def _core(settings: Settings) -> pl.DataFrame:
-    return reference(settings).rome.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code")
-
-
 def tremplin_matches(settings: Settings, seekers: pl.DataFrame, vacancies: pl.DataFrame) -> pl.DataFrame:
-    return score_matches(
-        seekers,
-        vacancies,
-        mobility=reference(settings).rome.mobility,
-        core_items=_core(settings),
-        weight_skill=settings.weight_skill,
-        weight_occupation=settings.weight_occupation,
-        weight_distance=settings.weight_distance,
-        top_k=settings.top_k,
-        min_score=settings.min_score,
-    )
+    return score_matches(seekers, vacancies, **scoring_options(settings))
 
 
 def naive_matches(settings: Settings, seekers: pl.DataFrame, vacancies: pl.DataFrame) -> pl.DataFrame:
@@ -126,7 +112,7 @@ def naive_matches(settings: Settings, seekers: pl.DataFrame, vacancies: pl.DataF
     try:
         con.register("seekers", seekers.to_arrow())
         con.register("vacancies", vacancies.to_arrow())
-        con.register("core", _core(settings).to_arrow())
+        con.register("core", reference(settings).rome.core_items.to_arrow())
         con.register("mobility", reference(settings).rome.mobility.select(c.ROME_CODE, "target_rome_code").to_arrow())
         params = {
             "core_weight": 2.0,

@@ -217,9 +217,7 @@ def normalize_profiles(profiles: pl.DataFrame, ref: Reference) -> tuple[pl.DataF
             pl.col("term").filter(pl.col("code").is_null()).alias("_bad_skills"),
         )
     )
-    core = (
-        ref.rome.sheet_items.filter(pl.col("core")).group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
-    )
+    core = ref.rome.core_items.group_by(c.ROME_CODE).agg(pl.col("item_code").sort().alias("_core"))
     implied = (
         sheets.select(c.SEEKER_ID, c.ROME_CODES)
         .explode(c.ROME_CODES)
@@ -263,7 +261,7 @@ def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tupl
     params = {"fresh_since": fresh_since, "run_end": run_end(run_date)}
     places = ref.communes.select(c.COMMUNE, c.LATITUDE, c.LONGITUDE, c.DENSITY_LEVEL)
     seekers = wh.frame("select_active_seekers", params).join(places, on=c.COMMUNE, how="inner")
-    vacancies = with_default_skills(wh.frame("select_vacancies", {"run_end": run_end(run_date)}), ref.rome.sheet_items)
+    vacancies = with_default_skills(wh.frame("select_vacancies", {"run_end": run_end(run_date)}), ref.rome.core_items)
     return seekers, vacancies
 
 

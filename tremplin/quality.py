@@ -60,7 +60,7 @@ def load_vacancies(ref: Reference, data_dir: Path, *, generated: int, seed: int)
                 rome_codes=ref.rome.sheets.get_column(c.ROME_CODE),
             )
             frames.append(checked.good)
-    return with_default_skills(pl.concat(frames), ref.rome.sheet_items).sort(c.VACANCY_ID)
+    return with_default_skills(pl.concat(frames), ref.rome.core_items).sort(c.VACANCY_ID)
 
 
 def build_seekers(ref: Reference, vacancies: pl.DataFrame, *, n: int, seed: int) -> pl.DataFrame:
@@ -178,17 +178,13 @@ def quality_benchmark(
     seekers: int = 1_000,
     vacancies: int = 3_000,
     seed: int = 20261121,
-    weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Run the three systems on the same seekers and vacancies; return their nDCG@10 and recall@10."""
     started = time.perf_counter()
     vac = load_vacancies(ref, data_dir, generated=vacancies, seed=seed)
     people = build_seekers(ref, vac, n=seekers, seed=seed)
     pool = candidates(people, vac, ref.rome.mobility)
-    core = ref.rome.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code")
-    ours = score_matches(
-        people, vac, mobility=ref.rome.mobility, core_items=core, top_k=K, min_score=0.0, **(weights or {})
-    )
+    ours = score_matches(people, vac, mobility=ref.rome.mobility, core_items=ref.rome.core_items, top_k=K)
     keyword = _rank(pool.filter(pl.col("_sheet") == pl.col(c.ROME_CODE)), c.DISTANCE_KM, descending=False)
     titles = dict(people.select(c.SEEKER_ID, TITLE_COLUMN).iter_rows())
     vac_titles = dict(vac.select(c.VACANCY_ID, c.TITLE).iter_rows())

@@ -35,6 +35,20 @@ PLAN_FILE = "plan.parquet"
 META_FILE = "plan.json"
 
 
+def scoring_options(settings: Settings) -> dict[str, Any]:
+    """The scorer's keyword arguments for these settings: reference links, weights, top-k, threshold."""
+    rome = reference(settings).rome
+    return {
+        "mobility": rome.mobility,
+        "core_items": rome.core_items,
+        "weight_skill": settings.weight_skill,
+        "weight_occupation": settings.weight_occupation,
+        "weight_distance": settings.weight_distance,
+        "top_k": settings.top_k,
+        "min_score": settings.min_score,
+    }
+
+
 def shard_dir(settings: Settings, run_date: date) -> Path:
     return settings.home / "shards" / run_date.isoformat()
 
@@ -77,22 +91,10 @@ def score_shard(settings: Settings, run_date: date, shard: int) -> dict[str, Any
     """Score one shard from the Parquet snapshot and write its matches file; never opens the warehouse."""
     started = time.perf_counter()
     folder = shard_dir(settings, run_date)
-    ref = reference(settings)
     vacancies = pl.read_parquet(folder / VACANCIES_FILE)
     own = pl.scan_parquet(folder / SEEKERS_FILE).filter(pl.col(SHARD) == shard).collect()
     mine, reach = shard_inputs(own, vacancies, pl.read_parquet(folder / PLAN_FILE), shard)
-    matches, stats = score_matches_with_stats(
-        mine,
-        reach,
-        mobility=ref.rome.mobility,
-        core_items=ref.rome.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code"),
-        weight_skill=settings.weight_skill,
-        weight_occupation=settings.weight_occupation,
-        weight_distance=settings.weight_distance,
-        top_k=settings.top_k,
-        min_score=settings.min_score,
-        idf_over=vacancies,
-    )
+    matches, stats = score_matches_with_stats(mine, reach, **scoring_options(settings), idf_over=vacancies)
     target = _matches_file(folder, shard)
     partial = target.with_suffix(".tmp")
     matches.write_parquet(partial)
