@@ -116,7 +116,7 @@ class TwilioGateway:
     """Sends through the official ``twilio`` client (Messages API, 2010-04-01).
 
     ``base_url`` (for example ``http://127.0.0.1:8765``) replaces ``https://api.twilio.com``; tests point
-    it at ``tests.fake_twilio.FakeTwilio``. Twilio's Messages API has no idempotency header, so the
+    it at ``connectors.fake_twilio.FakeTwilio``. Twilio's Messages API has no idempotency header, so the
     idempotency key is not sent: the dispatcher's record-before-send is what prevents double texts.
     """
 

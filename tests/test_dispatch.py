@@ -10,7 +10,7 @@ import pytest
 
 from connectors.opstore import OpStore, sms_outbox
 from connectors.sms import TwilioGateway
-from tests.fake_twilio import FakeTwilio
+from connectors.fake_twilio import FakeTwilio
 from tremplin.dispatch import dispatch
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings

@@ -18,7 +18,7 @@ from connectors.sms import (
     TwilioGateway,
     gateway_from_settings,
 )
-from tests.fake_twilio import FakeTwilio
+from connectors.fake_twilio import FakeTwilio
 from tremplin.errors import ConfigError, SmsError
 from tremplin.settings import Settings
 

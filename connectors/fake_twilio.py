@@ -1,4 +1,4 @@
-"""A local stand-in for Twilio's Messages API, served over real HTTP for the official client.
+"""A local stand-in for Twilio's Messages API over real HTTP, for tests and `make bench` (never for production).
 
 Used in tests as::
 
