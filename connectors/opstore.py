@@ -1,7 +1,8 @@
 """The operational store: SQLAlchemy Core on a URL (SQLite file by default, PostgreSQL in production).
 
-Holds what many short transactions touch at once: the SMS outbox, the counsellor queue and the
-suppression list. The web app, the webhooks and the dispatcher use it; nothing here opens DuckDB.
+Holds what many short transactions touch at once: the SMS outbox and its status events, inbound
+messages and conversations, the counsellor queue, the suppression list and vacancy closures (tables in
+``connectors.optables``). The web app, the webhooks and the dispatcher use it; nothing here opens DuckDB.
 """
 
 from __future__ import annotations
@@ -17,73 +18,27 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from connectors.optables import (
+    DELIVERED,
+    DROPPED,
+    FAILED,
+    OPEN,
+    OPT_OUT,
+    QUEUED,
+    SENDING,
+    SENT,
+    STATUS_RANK,
+    TO_CALL,
+    UNDELIVERABLE,
+    UNDELIVERED,
+    counsellor_queue,
+    metadata,
+    sms_outbox,
+    sms_status_events,
+    suppression,
+    vacancy_closures,
+)
 from tremplin.errors import OpStoreError
-
-metadata = sa.MetaData()
-
-QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, DROPPED = (
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "dropped",
-)
-
-sms_outbox = sa.Table(
-    "sms_outbox",
-    metadata,
-    sa.Column("message_id", sa.String(120), primary_key=True),  # run_date:seeker:vacancy, the idempotency key
-    sa.Column("run_date", sa.Date, nullable=False, index=True),
-    sa.Column("seeker_id", sa.String(64), nullable=False),
-    sa.Column("vacancy_id", sa.String(64), nullable=False),
-    sa.Column("agency_id", sa.String(64), nullable=False),
-    sa.Column("to_number", sa.String(20), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("segments", sa.Integer, nullable=False),
-    sa.Column("encoding", sa.String(8), nullable=False),
-    sa.Column("score", sa.Float, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, default=QUEUED, index=True),
-    sa.Column("status_reason", sa.String(64)),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("sending_at", sa.DateTime(timezone=True)),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.Column("replied_at", sa.DateTime(timezone=True)),
-    sa.Column("provider_sid", sa.String(64), unique=True),
-    sa.Column("error_code", sa.Integer),
-    # never the same vacancy twice to a seeker, whatever the night
-    sa.UniqueConstraint("seeker_id", "vacancy_id", name="uq_outbox_seeker_vacancy"),
-)
-
-counsellor_queue = sa.Table(
-    "counsellor_queue",
-    metadata,
-    sa.Column("item_id", sa.String(120), primary_key=True),
-    sa.Column("run_date", sa.Date, nullable=False, index=True),
-    sa.Column("agency_id", sa.String(64), nullable=False, index=True),
-    sa.Column("seeker_id", sa.String(64), nullable=False, index=True),
-    sa.Column("vacancy_id", sa.String(64), nullable=False),
-    sa.Column("queue", sa.String(16), nullable=False),  # to_call | interested | flagged
-    sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("score", sa.Float, nullable=False),
-    sa.Column("explanation", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, default="open"),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False, default=1),
-    sa.UniqueConstraint("seeker_id", "vacancy_id", name="uq_queue_seeker_vacancy"),
-)
-
-suppression = sa.Table(
-    "suppression",
-    metadata,
-    sa.Column("phone", sa.String(20), primary_key=True),
-    sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -116,7 +71,8 @@ class OpStore:
         with self.engine.begin() as conn:
             yield conn
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert_ignore(self, table: sa.Table) -> Any:
+        """An INSERT that skips rows whose primary or unique key exists already (SQLite and PostgreSQL)."""
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing()
@@ -133,18 +89,19 @@ class OpStore:
             for row in rows:
                 batch.append(row)
                 if len(batch) >= chunk:
-                    conn.execute(self._insert(table), batch)
+                    conn.execute(self.insert_ignore(table), batch)
                     batch = []
             if batch:
-                conn.execute(self._insert(table), batch)
+                conn.execute(self.insert_ignore(table), batch)
             added = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() - before
         return int(added)
 
     # --- what the nightly run reads -------------------------------------------------------------
 
-    def suppressed_numbers(self) -> pl.Series:
+    def suppressed_numbers(self, kind: str = OPT_OUT) -> pl.Series:
+        """Numbers that opted out (``kind="opt_out"``) or that cannot get SMS (``"undeliverable"``)."""
         with self.begin() as conn:
-            phones = conn.execute(sa.select(suppression.c.phone)).scalars().all()
+            phones = conn.execute(sa.select(suppression.c.phone).where(suppression.c.kind == kind)).scalars().all()
         return pl.Series("phone", phones, dtype=pl.String)
 
     def seeker_history(self, run_date: date) -> pl.DataFrame:
@@ -216,6 +173,20 @@ class OpStore:
             .with_columns(pl.col("offered_count").cast(pl.Int64))
         )
 
+    def reply_refs(self, seeker_ids: Iterable[str], before: date) -> dict[str, int]:
+        """Per seeker, how many SMS offers earlier nights queued (the next offer's reference is that plus one)."""
+        ids = list(set(seeker_ids))
+        counts: dict[str, int] = {}
+        with self.begin() as conn:
+            for start in range(0, len(ids), 5_000):
+                rows = conn.execute(
+                    sa.select(sms_outbox.c.seeker_id, sa.func.count())
+                    .where(sms_outbox.c.seeker_id.in_(ids[start : start + 5_000]), sms_outbox.c.run_date < before)
+                    .group_by(sms_outbox.c.seeker_id)
+                ).all()
+                counts.update({seeker: int(n) for seeker, n in rows})
+        return counts
+
     # --- dispatch ---------------------------------------------------------------------------------
 
     def due_messages(self, now: datetime, limit: int | None = None) -> list[dict[str, Any]]:
@@ -228,6 +199,44 @@ class OpStore:
             query = query.limit(limit)
         with self.begin() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def unconfirmed_messages(self, sending_before: datetime) -> list[dict[str, Any]]:
+        """Messages left in "sending" since before ``sending_before`` (a crash or a timeout)."""
+        query = (
+            sa.select(sms_outbox)
+            .where(sms_outbox.c.status == SENDING, sms_outbox.c.sending_at <= sending_before)
+            .order_by(sms_outbox.c.sending_at, sms_outbox.c.message_id)
+        )
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def drop_reason(self, message: Mapping[str, Any], today: date) -> str | None:
+        """Why a queued message must not go out any more, or None: opted out, number undeliverable,
+        vacancy closed, or a counsellor has reached the seeker since the message was queued."""
+        with self.begin() as conn:
+            kind = conn.execute(
+                sa.select(suppression.c.kind).where(suppression.c.phone == message["to_number"])
+            ).scalar_one_or_none()
+            if kind == OPT_OUT:
+                return "opted_out"
+            if kind == UNDELIVERABLE:
+                return "number_undeliverable"
+            closed = conn.execute(
+                sa.select(vacancy_closures.c.vacancy_id).where(
+                    vacancy_closures.c.vacancy_id == message["vacancy_id"], vacancy_closures.c.closed_on <= today
+                )
+            ).first()
+            if closed is not None:
+                return "vacancy_closed"
+            contacted = conn.execute(
+                sa.select(counsellor_queue.c.item_id).where(
+                    counsellor_queue.c.seeker_id == message["seeker_id"],
+                    counsellor_queue.c.contacted_at >= message["created_at"],
+                )
+            ).first()
+            if contacted is not None:
+                return "counsellor_contacted"
+        return None
 
     def count_by_status(self) -> dict[str, int]:
         with self.begin() as conn:
@@ -243,14 +252,111 @@ class OpStore:
             result = conn.execute(query.values(status=status, **values))
         return bool(result.rowcount)
 
+    def record_sent(self, message_id: str, sid: str, at: datetime) -> bool:
+        """sending -> sent with the provider's sid; then applies any status callback that came first."""
+        moved = self.set_status(message_id, SENT, expect=SENDING, provider_sid=sid, sent_at=at, status_at=at)
+        if moved:
+            with self.begin() as conn:
+                events = conn.execute(
+                    sa.select(sms_status_events.c.status, sms_status_events.c.error_code)
+                    .where(sms_status_events.c.message_sid == sid)
+                    .order_by(sms_status_events.c.event_id)
+                ).all()
+            for status, code in events:
+                self.apply_status(sid, status, code, at)
+        return moved
+
+    def record_status_event(self, sid: str, status: str, error_code: int | None, at: datetime) -> bool:
+        """Store a provider status callback once (False for a replay), then apply it to the outbox."""
+        added = self.insert_ignoring_duplicates(
+            sms_status_events, [{"message_sid": sid, "status": status, "error_code": error_code, "received_at": at}]
+        )
+        if added:
+            self.apply_status(sid, status, error_code, at)
+        return bool(added)
+
+    def apply_status(self, sid: str, status: str, error_code: int | None, at: datetime) -> dict[str, Any] | None:
+        """Move the message with this sid forward to ``status`` (never back); returns the row if it moved."""
+        if status not in (SENT, DELIVERED, UNDELIVERED, FAILED):
+            return None  # queued, sending, accepted...: nothing we do not know already
+        lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        with self.begin() as conn:
+            row = conn.execute(
+                sa.update(sms_outbox)
+                .where(sms_outbox.c.provider_sid == sid, sms_outbox.c.status.in_(lower))
+                .values(status=status, error_code=error_code, status_at=at)
+                .returning(*sms_outbox.c)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    def message_by_sid(self, sid: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(sms_outbox).where(sms_outbox.c.provider_sid == sid)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def to_counsellor(self, message: Mapping[str, Any], *, reason: str, at: datetime) -> bool:
+        """Put an SMS offer that cannot reach the seeker in the agency's "to call" queue."""
+        return bool(
+            self.insert_ignoring_duplicates(
+                counsellor_queue,
+                [
+                    {
+                        "item_id": message["message_id"],
+                        "run_date": message["run_date"],
+                        "agency_id": message["agency_id"],
+                        "seeker_id": message["seeker_id"],
+                        "vacancy_id": message["vacancy_id"],
+                        "queue": TO_CALL,
+                        "reason": reason,
+                        "score": message["score"],
+                        "explanation": message["explanation"],
+                        "status": OPEN,
+                        "created_at": at,
+                        "updated_at": at,
+                        "version": 1,
+                    }
+                ],
+            )
+        )
+
     def is_suppressed(self, phone: str) -> bool:
         with self.begin() as conn:
             found = conn.execute(sa.select(suppression.c.phone).where(suppression.c.phone == phone)).first()
         return found is not None
 
-    def suppress(self, phone: str, *, reason: str, source: str, now: datetime) -> None:
+    def suppress(self, phone: str, *, reason: str, source: str, now: datetime, kind: str = OPT_OUT) -> None:
+        """Add the number to the suppression list; an opt-out replaces an "undeliverable" mark."""
+        with self.begin() as conn:
+            if kind == OPT_OUT:
+                conn.execute(sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind != OPT_OUT))
+            conn.execute(
+                self.insert_ignore(suppression),
+                [{"phone": phone, "kind": kind, "reason": reason, "source": source, "created_at": now}],
+            )
+
+    def unsuppress(self, phone: str) -> bool:
+        """START: lift an opt-out (an "undeliverable" mark stays). Returns whether one was lifted."""
+        with self.begin() as conn:
+            result = conn.execute(
+                sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind == OPT_OUT)
+            )
+        return bool(result.rowcount)
+
+    def drop_queued_for(self, phone: str, reason: str) -> int:
+        """Drop every message still waiting for this number (after STOP)."""
+        with self.begin() as conn:
+            result = conn.execute(
+                sa.update(sms_outbox)
+                .where(sms_outbox.c.to_number == phone, sms_outbox.c.status == QUEUED)
+                .values(status=DROPPED, status_reason=reason)
+            )
+        return int(result.rowcount)
+
+    def close_vacancy(self, vacancy_id: str, *, closed_on: date, reason: str, source: str, now: datetime) -> None:
+        """From ``closed_on``, offers of this vacancy still in the outbox are dropped, not sent."""
         self.insert_ignoring_duplicates(
-            suppression, [{"phone": phone, "reason": reason, "source": source, "created_at": now}]
+            vacancy_closures,
+            [{"vacancy_id": vacancy_id, "closed_on": closed_on, "reason": reason, "source": source, "created_at": now}],
         )
 
     def table_rows(self, table: sa.Table) -> list[dict[str, Any]]:

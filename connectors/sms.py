@@ -45,9 +45,13 @@ class SentMessage:
 
 
 class SmsGateway(Protocol):
-    """Anything that can send one SMS; raises ``SmsError`` on failure."""
+    """Anything that can send one SMS (raising ``SmsError`` on failure) and find one it may have sent."""
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> SentMessage: ...
+
+    def find(self, *, to: str, body: str, idempotency_key: str) -> SentMessage | None:
+        """The message if the provider has it (a send whose answer was lost), else None."""
+        ...
 
 
 def sid_for_key(idempotency_key: str) -> str:
@@ -158,14 +162,33 @@ class TwilioGateway:
                 permanent=is_permanent(status, code),
             ) from exc
         except requests.RequestException as exc:
+            # Without an answer we cannot tell whether Twilio created the message (a read timeout or a
+            # dropped connection can come after it did), so it is looked up before any new try.
             raise SmsError(
                 f"twilio: no answer ({type(exc).__name__}: {exc}) (message {idempotency_key})",
                 code=None,
                 permanent=False,
+                uncertain=True,
             ) from exc
         if not message.sid:
             raise SmsError(f"twilio: answer without a sid (message {idempotency_key})", permanent=False)
         return SentMessage(sid=str(message.sid), status=str(message.status or "queued"))
+
+    def find(self, *, to: str, body: str, idempotency_key: str, scan: int = 50) -> SentMessage | None:
+        """The newest message from our sender to ``to`` with exactly this body, among the last ``scan``.
+
+        Twilio keeps no client key, but (to, body) identifies an offer: a seeker never gets the same
+        vacancy twice and each offer's text carries its own reference number.
+        """
+        try:
+            for message in self.client.messages.list(to=to, from_=self.sender, limit=scan, page_size=scan):
+                if message.body == body and message.sid:
+                    return SentMessage(sid=str(message.sid), status=str(message.status or "queued"))
+        except (TwilioException, requests.RequestException) as exc:
+            raise SmsError(
+                f"twilio: cannot list messages to check message {idempotency_key} ({exc})", permanent=False
+            ) from exc
+        return None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -222,6 +245,11 @@ class FileSinkGateway:
                 return SentMessage(sid=sid, status="sent")
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def find(self, *, to: str, body: str, idempotency_key: str) -> SentMessage | None:
+        """The message written under this key, if any."""
+        sid = self.sent_keys() and self._index.get(idempotency_key)
+        return SentMessage(sid=sid, status="sent") if sid else None
 
     def sent_keys(self) -> set[str]:
         """Every idempotency key in the file."""
@@ -289,6 +317,13 @@ class RecordingGateway:
         self.sent.append(message)
         return SentMessage(sid=message.sid, status="queued")
 
+    def find(self, *, to: str, body: str, idempotency_key: str) -> SentMessage | None:
+        """The last message sent under this key, if any."""
+        for message in reversed(self.sent):
+            if message.idempotency_key == idempotency_key:
+                return SentMessage(sid=message.sid, status="queued")
+        return None
+
 
 # --- choice ----------------------------------------------------------------------------------------
 
@@ -314,5 +349,6 @@ def gateway_from_settings(settings: Settings) -> SmsGateway:
             settings.sms_sender,
             base_url=settings.twilio_base_url,
             status_callback=settings.sms_status_callback,
+            timeout=settings.sms_http_timeout_seconds,
         )
     raise ConfigError(f"sms_backend must be 'file' or 'twilio', got {settings.sms_backend!r}")

@@ -7,13 +7,14 @@ The rule is data: an ordered list of :class:`Rule`; the first rule whose conditi
 | 1 | opted_out | suppressed | the number is on the suppression list (STOP) |
 | 2 | queue_item_open | suppressed | a counsellor already has an open item for this seeker |
 | 3 | no_mobile | counsellor | no mobile number |
-| 4 | no_sms_consent | counsellor | no consent to receive SMS |
-| 5 | declared_preference | counsellor | the seeker asked to be called |
-| 6 | repeated_no_response | counsellor | ``no_response_limit`` SMS in a row without a reply |
-| 7 | rural_low_digital | counsellor | rural commune (density 5 to 7), no SMS preference and never replied |
-| 8 | daily_sms_cap | suppressed | ``sms_per_day`` SMS from earlier nights still waiting to go out |
-| 9 | weekly_offer_cap | suppressed | ``offers_per_week`` SMS offers in the 6 nights before |
-| 10 | sms_default | sms | otherwise |
+| 4 | sms_undeliverable | counsellor | the provider called the number invalid, not mobile or unreachable |
+| 5 | no_sms_consent | counsellor | no consent to receive SMS |
+| 6 | declared_preference | counsellor | the seeker asked to be called |
+| 7 | repeated_no_response | counsellor | ``no_response_limit`` SMS in a row without a reply |
+| 8 | rural_low_digital | counsellor | rural commune (density 5 to 7), no SMS preference and never replied |
+| 9 | daily_sms_cap | suppressed | ``sms_per_day`` SMS from earlier nights still waiting to go out |
+| 10 | weekly_offer_cap | suppressed | ``offers_per_week`` SMS offers in the 6 nights before |
+| 11 | sms_default | sms | otherwise |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ REPLIED_EVER = "replied_ever"
 SMS_TODAY = "sms_today"
 OFFERS_WEEK = "offers_week"
 QUEUE_OPEN = "queue_item_open"
+UNDELIVERABLE = "sms_undeliverable"
 HISTORY_COLUMNS = {
     OPTED_OUT: pl.Boolean,
     NO_RESPONSES: pl.Int64,
@@ -37,6 +39,7 @@ HISTORY_COLUMNS = {
     SMS_TODAY: pl.Int64,
     OFFERS_WEEK: pl.Int64,
     QUEUE_OPEN: pl.Boolean,
+    UNDELIVERABLE: pl.Boolean,
 }
 ROUTE_SCHEMA = {c.SEEKER_ID: pl.String, c.CHANNEL: pl.String, c.REASON: pl.String}
 
@@ -63,6 +66,7 @@ def default_rules(
         Rule(OPTED_OUT, c.CHANNEL_SUPPRESSED, pl.col(OPTED_OUT)),
         Rule(QUEUE_OPEN, c.CHANNEL_SUPPRESSED, pl.col(QUEUE_OPEN)),
         Rule("no_mobile", c.CHANNEL_COUNSELLOR, pl.col(c.MOBILE).is_null()),
+        Rule(UNDELIVERABLE, c.CHANNEL_COUNSELLOR, pl.col(UNDELIVERABLE)),
         Rule("no_sms_consent", c.CHANNEL_COUNSELLOR, ~pl.col(c.SMS_CONSENT)),
         Rule("declared_preference", c.CHANNEL_COUNSELLOR, pl.col(c.PREFERRED_CHANNEL) == c.CHANNEL_COUNSELLOR),
         Rule("repeated_no_response", c.CHANNEL_COUNSELLOR, pl.col(NO_RESPONSES) >= no_response_limit),

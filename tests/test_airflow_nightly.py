@@ -10,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.opstore import OpStore, counsellor_queue, sms_outbox
+from connectors.opstore import OpStore
+from connectors.optables import counsellor_queue, sms_outbox
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.opstore import OpStore, sms_outbox
+from connectors.opstore import OpStore
+from connectors.optables import sms_outbox
 from connectors.sms import TwilioGateway
 from connectors.fake_twilio import FakeTwilio
 from tremplin.dispatch import dispatch
@@ -27,10 +28,12 @@ def queue_messages(store: OpStore, numbers: list[str]) -> None:
             "vacancy_id": f"V{i}",
             "agency_id": "FT-07-001",
             "to_number": number,
+            "reply_ref": 1,
             "body": f"offre {i}",
             "segments": 1,
             "encoding": "GSM-7",
             "score": 0.5,
+            "explanation": {"title": f"Métier {i}"},
             "status": "queued",
             "attempts": 0,
             "not_before": datetime(2026, 11, 23, 7, 0, tzinfo=UTC),

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from connectors.opstore import OpStore, counsellor_queue, sms_outbox
+from connectors.opstore import OpStore
+from connectors.optables import counsellor_queue, sms_outbox
 from connectors.reference import Reference
 from connectors.sms import FileSinkGateway
 from connectors.warehouse import Warehouse

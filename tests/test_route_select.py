@@ -22,6 +22,7 @@ def history(rows: list[dict[str, object]]) -> pl.DataFrame:
         "sms_today": 0,
         "offers_week": 0,
         "queue_item_open": False,
+        "sms_undeliverable": False,
     }
     return pl.DataFrame([{**base, **r} for r in rows])
 
@@ -32,6 +33,7 @@ def test_each_rule_gives_its_reason() -> None:
             {c.SEEKER_ID: "stop"},
             {c.SEEKER_ID: "open"},
             {c.SEEKER_ID: "nomob", c.MOBILE: None},
+            {c.SEEKER_ID: "dead", c.MOBILE: "+33639980002"},
             {c.SEEKER_ID: "nocons", c.SMS_CONSENT: False},
             {c.SEEKER_ID: "pref", c.PREFERRED_CHANNEL: "counsellor"},
             {c.SEEKER_ID: "silent"},
@@ -47,6 +49,7 @@ def test_each_rule_gives_its_reason() -> None:
             {c.SEEKER_ID: "stop", "opted_out": True},
             {c.SEEKER_ID: "open", "queue_item_open": True},
             {c.SEEKER_ID: "silent", "no_response_count": 3},
+            {c.SEEKER_ID: "dead", "sms_undeliverable": True},
             {c.SEEKER_ID: "today", "sms_today": 1},
             {c.SEEKER_ID: "week", "offers_week": 3},
         ]
@@ -57,6 +60,7 @@ def test_each_rule_gives_its_reason() -> None:
         "stop": ("suppressed", "opted_out"),
         "open": ("suppressed", "queue_item_open"),
         "nomob": ("counsellor", "no_mobile"),
+        "dead": ("counsellor", "sms_undeliverable"),
         "nocons": ("counsellor", "no_sms_consent"),
         "pref": ("counsellor", "declared_preference"),
         "silent": ("counsellor", "repeated_no_response"),

@@ -172,14 +172,14 @@ OFFER = {
 
 
 def test_render_offer_default_template() -> None:
-    text = render_offer(**OFFER)  # type: ignore[arg-type]
+    text = render_offer(**OFFER, ref=3)  # type: ignore[arg-type]
     assert text == (
         "France Travail: offre Vendeur en pret-à-porter à Aubenas (12 km), CDI temps plein. "
-        "Elle correspond à 4 de vos compétences. Intéressé(e) ? Répondez OUI ou NON. "
+        "Elle correspond à 4 de vos compétences. Intéressé(e) ? Répondez OUI ou NON (réf. 3). "
         "STOP pour ne plus recevoir."
     )
     assert encoding(text) == "GSM-7"
-    assert len(text) == 186  # counted by hand: 83 + 40 + 36 + 27 characters
+    assert len(text) == 195  # counted by hand: 83 + 40 + 45 + 27 characters
     assert segments(text) == 2
 
 

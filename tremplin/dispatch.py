@@ -1,27 +1,39 @@
 """Send the SMS outbox in the allowed window, at a bounded rate, recording each message before the call.
 
-A message moves queued -> sending (committed before the provider is called) -> sent, or failed with
-its error code. A crash after the "sending" commit leaves the message in "sending": it is never sent
-again blindly, and the run reports it for reconciliation with the provider. Temporary errors put the
-message back in the queue with a later ``not_before``; permanent ones fail it for good.
+A message moves queued -> sending (committed before the provider is called) -> sent (with the
+provider's sid), then delivered or undelivered from the status callbacks; or failed, or dropped with a
+reason before it went out. Exactly once, even across crashes:
+
+- a message is claimed (queued -> sending) in its own transaction before the call, so two dispatchers
+  never both send it, and a crash after the call never sends it again blindly;
+- a message found in "sending" on a later run (a crash, or a call whose answer never came) is looked up
+  at the provider first: found, it is recorded as sent; not found, it goes back to the queue.
+
+Temporary errors (HTTP 429, 5xx) put a message back with a later ``not_before`` (exponential backoff) up
+to ``sms_max_attempts``; permanent ones (21610, 21211, 21614, 30003-30007) fail it, mark the number and
+move the offer to the seeker's counsellor.
 """
 
 from __future__ import annotations
 
 import time as clock
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from connectors.opstore import DROPPED, FAILED, QUEUED, SENDING, SENT, OpStore
-from connectors.sms import SmsGateway, gateway_from_settings
+from connectors.opstore import OpStore
+from connectors.optables import DROPPED, FAILED, OPT_OUT, QUEUED, SENDING, UNDELIVERABLE, UNDELIVERED
+from connectors.sms import PERMANENT_CODES, SmsGateway, gateway_from_settings
 from tremplin.errors import ConfigError, SmsError
 from tremplin.send_window import in_send_window, next_window_open, window_from_settings
 from tremplin.settings import Settings
 
-MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=2)
 # Refused credentials are a configuration problem, not the seeker's: stop the run, keep the message queued.
 AUTH_ERRORS = frozenset({401, 403, 20003})
+OPTED_OUT_CODE = 21610
 
 
 def dispatch(
@@ -31,50 +43,50 @@ def dispatch(
     gateway: SmsGateway | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """Send what is due at ``now`` (an aware datetime); returns counts by outcome."""
+    """Send what is due at ``now`` (an aware datetime; the run's clock advances from it); returns counts."""
     store = OpStore(settings.opstore)
     window = window_from_settings(settings)
-    counts = {"sent": 0, "failed": 0, "retry_later": 0, "dropped_opted_out": 0}
+    gateway = gateway or gateway_from_settings(settings)
+    started = clock.monotonic()
+
+    def moment() -> datetime:
+        return now + timedelta(seconds=clock.monotonic() - started)
+
+    counts: Counter[str] = Counter(dict.fromkeys(("sent", "failed", "retry_later", "unconfirmed"), 0))
+    counts.update(reconcile(store, gateway, settings, now=now))
     if not in_send_window(now, **window):
-        waiting = store.count_by_status().get(QUEUED, 0)
         return {
             **counts,
             "in_window": False,
-            "waiting": waiting,
+            "waiting": store.count_by_status().get(QUEUED, 0),
             "next_window": next_window_open(now, **window).isoformat(),
         }
-    gateway = gateway or gateway_from_settings(settings)
     interval = 1.0 / settings.sms_rate_per_second if settings.sms_rate_per_second > 0 else 0.0
     next_slot = clock.monotonic()
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
     for message in store.due_messages(now, limit):
         key = message["message_id"]
-        if store.is_suppressed(message["to_number"]):
-            store.set_status(key, DROPPED, expect=QUEUED, status_reason="opted_out")
-            counts["dropped_opted_out"] += 1
+        if not in_send_window(moment(), **window):
+            counts["stopped_at_window_end"] = 1
+            break
+        reason = store.drop_reason(message, today)
+        if reason is not None:
+            if store.set_status(key, DROPPED, expect=QUEUED, status_reason=reason, status_at=moment()):
+                counts[f"dropped_{reason}"] += 1
             continue
-        if not store.set_status(
-            key, SENDING, expect=QUEUED, sending_at=datetime.now(UTC), attempts=message["attempts"] + 1
-        ):
-            continue  # another dispatcher took it
         wait = next_slot - clock.monotonic()
         if wait > 0:
             clock.sleep(wait)
         next_slot = max(next_slot, clock.monotonic()) + interval
+        attempt = message["attempts"] + 1
+        if not store.set_status(key, SENDING, expect=QUEUED, sending_at=moment(), attempts=attempt):
+            continue  # another dispatcher took it
         try:
             sent = gateway.send(to=message["to_number"], body=message["body"], idempotency_key=key)
         except SmsError as exc:
-            if exc.code in AUTH_ERRORS:
-                store.set_status(key, QUEUED, expect=SENDING, attempts=message["attempts"])
-                raise ConfigError(f"the SMS provider refused the credentials ({exc}); nothing more was sent") from exc
-            if exc.permanent or message["attempts"] + 1 >= MAX_ATTEMPTS:
-                store.set_status(key, FAILED, expect=SENDING, error_code=exc.code, status_reason=str(exc)[:64])
-                counts["failed"] += 1
-            else:
-                delay = RETRY_BASE * (2 ** message["attempts"])
-                store.set_status(key, QUEUED, expect=SENDING, error_code=exc.code, not_before=now + delay)
-                counts["retry_later"] += 1
+            counts[_failed(store, settings, message, exc, at=moment())] += 1
             continue
-        store.set_status(key, SENT, expect=SENDING, provider_sid=sent.sid, sent_at=datetime.now(UTC))
+        store.record_sent(key, sent.sid, moment())
         counts["sent"] += 1
     status = store.count_by_status()
     return {
@@ -83,3 +95,80 @@ def dispatch(
         "waiting": status.get(QUEUED, 0),
         "unconfirmed_sending": status.get(SENDING, 0),
     }
+
+
+def _failed(store: OpStore, settings: Settings, message: Mapping[str, Any], exc: SmsError, *, at: datetime) -> str:
+    """Record a failed call; returns the outcome counted."""
+    key, attempt = message["message_id"], message["attempts"] + 1
+    if exc.code in AUTH_ERRORS:
+        store.set_status(key, QUEUED, expect=SENDING, attempts=message["attempts"])
+        raise ConfigError(f"the SMS provider refused the credentials ({exc}); nothing more was sent") from exc
+    if exc.uncertain:
+        # Left in "sending": the next run looks it up before anything is sent again.
+        store.set_status(key, SENDING, expect=SENDING, status_reason="no_answer")
+        return "unconfirmed"
+    if exc.permanent:
+        fail_for_good(store, message, code=exc.code, detail=str(exc), at=at)
+        return "failed"
+    if attempt >= settings.sms_max_attempts:
+        store.set_status(key, FAILED, expect=SENDING, error_code=exc.code, status_reason="retries_exhausted")
+        store.to_counsellor(message, reason="sms_retries_exhausted", at=at)
+        return "failed"
+    delay = RETRY_BASE * (2 ** message["attempts"])
+    store.set_status(key, QUEUED, expect=SENDING, error_code=exc.code, status_reason="retry", not_before=at + delay)
+    return "retry_later"
+
+
+def fail_for_good(store: OpStore, message: Mapping[str, Any], *, code: int | None, detail: str, at: datetime) -> None:
+    """A permanent provider error: fail the message, mark the number, hand the offer to a counsellor."""
+    store.set_status(
+        message["message_id"], FAILED, expect=SENDING, error_code=code, status_reason=detail[:64], status_at=at
+    )
+    mark_number(store, message["to_number"], code, at=at)
+    store.to_counsellor(message, reason=f"sms_error_{code}", at=at)
+
+
+def mark_number(store: OpStore, phone: str, code: int | None, *, at: datetime) -> None:
+    """21610: the seeker unsubscribed at the carrier (an opt-out); other permanent codes: undeliverable."""
+    if code == OPTED_OUT_CODE:
+        store.suppress(phone, reason=f"twilio_{code}", source="twilio", now=at, kind=OPT_OUT)
+        store.drop_queued_for(phone, "opted_out")
+    else:
+        store.suppress(phone, reason=f"twilio_{code}", source="twilio", now=at, kind=UNDELIVERABLE)
+        store.drop_queued_for(phone, "number_undeliverable")
+
+
+def reconcile(store: OpStore, gateway: SmsGateway, settings: Settings, *, now: datetime) -> Counter[str]:
+    """Settle messages left in "sending": found at the provider -> sent; not found -> queued again."""
+    counts: Counter[str] = Counter()
+    stale_before = now - timedelta(seconds=settings.sms_reconcile_after_seconds)
+    for message in store.unconfirmed_messages(stale_before):
+        key = message["message_id"]
+        try:
+            found = gateway.find(to=message["to_number"], body=message["body"], idempotency_key=key)
+        except SmsError:
+            counts["reconcile_unreachable"] += 1
+            continue  # cannot tell: leave it in "sending" rather than risk a double text
+        if found is not None:
+            store.record_sent(key, found.sid, now)
+            counts["reconciled_sent"] += 1
+        elif message["attempts"] >= settings.sms_max_attempts:
+            store.set_status(key, FAILED, expect=SENDING, status_reason="retries_exhausted", status_at=now)
+            store.to_counsellor(message, reason="sms_retries_exhausted", at=now)
+            counts["failed"] += 1
+        else:
+            store.set_status(key, QUEUED, expect=SENDING, status_reason="not_received", not_before=now)
+            counts["reconciled_requeued"] += 1
+    return counts
+
+
+def record_status_callback(store: OpStore, *, sid: str, status: str, error_code: int | None, at: datetime) -> bool:
+    """A provider status callback: stored once (False for a replay), applied to the outbox; a permanent
+    delivery error marks the number and hands the offer to a counsellor, as a permanent send error does."""
+    added = store.record_status_event(sid, status, error_code, at)
+    if added and status in (UNDELIVERED, FAILED) and error_code in PERMANENT_CODES:
+        message = store.message_by_sid(sid)
+        if message is not None:
+            mark_number(store, message["to_number"], error_code, at=at)
+            store.to_counsellor(message, reason=f"sms_error_{error_code}", at=at)
+    return added

@@ -42,7 +42,11 @@ class OpStoreError(TremplinError):
 class SmsError(TremplinError):
     """Sending an SMS failed."""
 
-    def __init__(self, message: str, *, code: int | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, code: int | None = None, permanent: bool = False, uncertain: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.permanent = permanent
+        # The request may have reached the provider (the answer timed out): look it up before sending again.
+        self.uncertain = uncertain

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from connectors import files
-from connectors.opstore import QUEUED, OpStore, counsellor_queue, sms_outbox
+from connectors.opstore import OpStore
+from connectors.optables import OPT_OUT, QUEUED, UNDELIVERABLE, counsellor_queue, sms_outbox
 from connectors.reference import Reference, cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
@@ -27,6 +28,7 @@ from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
 from matching.offers import final_routing, select_offers, shortlists
 from matching.rerank import FEATURES, RERANK_SCORE, train_reranker
 from matching.route import OPTED_OUT, default_rules, route
+from matching.route import UNDELIVERABLE as UNDELIVERABLE_COLUMN
 from matching.vacancies import with_default_skills
 from tremplin import code_version
 from tremplin.errors import InputFileError
@@ -271,7 +273,8 @@ def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tupl
 def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
     """Choose each matched seeker's channel and tonight's offer, under caps and opt-outs."""
     store = OpStore(settings.opstore)
-    suppressed = store.suppressed_numbers().implode()
+    suppressed = store.suppressed_numbers(OPT_OUT).implode()
+    undeliverable = store.suppressed_numbers(UNDELIVERABLE).implode()
     history = store.seeker_history(run_date)
     with Warehouse.open(settings.warehouse) as wh:
         matches, model = ranking(wh, settings, run_date, wh.frame("select_matches", {"run_date": run_date}))
@@ -279,7 +282,9 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
         seekers, vacancies = load_match_inputs(wh, settings, run_date)
         matched = seekers.join(matches.select(c.SEEKER_ID).unique(), on=c.SEEKER_ID, how="semi")
         history = matched.select(
-            c.SEEKER_ID, pl.col(c.MOBILE).is_in(suppressed).fill_null(False).alias(OPTED_OUT)
+            c.SEEKER_ID,
+            pl.col(c.MOBILE).is_in(suppressed).fill_null(False).alias(OPTED_OUT),
+            pl.col(c.MOBILE).is_in(undeliverable).fill_null(False).alias(UNDELIVERABLE_COLUMN),
         ).join(history, on=c.SEEKER_ID, how="left")
         rules = default_rules(
             rural_density_levels=settings.rural_density_levels,
@@ -352,9 +357,15 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
     not_before = datetime.combine(run_date, time(settings.send_start_hour), tzinfo=tz)
     now = datetime.now(UTC)
     sms_rows, queue_rows = [], []
+    store = OpStore(settings.opstore)
+    sms_seekers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.SEEKER_ID]
+    earlier = store.reply_refs(sms_seekers.to_list(), before=run_date)
     for offer in offers.iter_rows(named=True):
         key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
+        explanation = _explanation(offer, labels)
         if offer[c.CHANNEL] == c.CHANNEL_SMS:
+            # 1, 2, ... per seeker, so that "OUI 2" answers the second offer even after a third arrived
+            reply_ref = earlier.get(offer[c.SEEKER_ID], 0) % 99 + 1
             body = render_offer(
                 title=offer[c.TITLE],
                 commune=names.get(offer["vacancy_commune"], offer["vacancy_commune"]),
@@ -363,6 +374,8 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
                 hours=WORKING_TIME_FR.get(offer[c.WORKING_TIME], offer[c.WORKING_TIME]),
                 matched_skills=len(offer[c.MATCHED_SKILLS]),
                 sender=settings.sms_sender,
+                ref=reply_ref,
+                template=settings.sms_offer_template,
             )
             sms_rows.append(
                 {
@@ -372,10 +385,12 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
                     "vacancy_id": offer[c.VACANCY_ID],
                     "agency_id": offer[c.AGENCY_ID],
                     "to_number": offer[c.MOBILE],
+                    "reply_ref": reply_ref,
                     "body": body,
                     "segments": segments(body),
                     "encoding": encoding(body),
                     "score": offer[c.SCORE],
+                    "explanation": explanation,
                     "status": QUEUED,
                     "attempts": 0,
                     "not_before": not_before,
@@ -393,13 +408,12 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
                     "queue": "to_call",
                     "reason": offer[c.REASON],
                     "score": offer[c.SCORE],
-                    "explanation": _explanation(offer, labels),
+                    "explanation": explanation,
                     "status": "open",
                     "created_at": now,
                     "version": 1,
                 }
             )
-    store = OpStore(settings.opstore)
     added_sms = store.insert_ignoring_duplicates(sms_outbox, sms_rows)
     added_queue = store.insert_ignoring_duplicates(counsellor_queue, queue_rows)
     return {

@@ -69,6 +69,22 @@ class Settings:
     send_days: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # Monday..Saturday
     send_start_hour: int = 8
     send_end_hour: int = 20
+    sms_offer_template: str | None = None  # None: sms_text.DEFAULT_OFFER_TEMPLATE
+    sms_help_text: str | None = None  # None: sms_text.HELP_TEXT
+    sms_max_attempts: int = 5
+    sms_http_timeout_seconds: float = 10.0
+    # A message left in "sending" (crash, timeout) is looked up at the provider only after this long, so
+    # that a dispatcher still waiting for its answer is never second-guessed.
+    sms_reconcile_after_seconds: float = 60.0
+
+    # conversations (webhooks)
+    public_base_url: str | None = None  # the URL Twilio calls, used to check X-Twilio-Signature
+    # One question per entry, "key=question"; the seeker answers them one at a time after OUI.
+    screening_questions: tuple[str, ...] = (
+        "availability=Pouvez-vous commencer dans les 15 jours ? Répondez OUI ou NON.",
+        "travel=Pouvez-vous vous rendre sur le lieu de travail ? Répondez OUI ou NON.",
+        "hours=Les horaires du poste vous conviennent-ils ? Répondez OUI ou NON.",
+    )
 
     @property
     def warehouse(self) -> Path:
@@ -115,6 +131,17 @@ class Settings:
             raise ConfigError(f"sms_backend must be 'file' or 'twilio', got {self.sms_backend!r}")
         if not 0 <= self.min_score <= 1:
             raise ConfigError(f"min_score must be in [0, 1], got {self.min_score}")
+        for entry in self.screening_questions:
+            key, sep, question = entry.partition("=")
+            if not sep or not key.strip() or not question.strip():
+                raise ConfigError(f"screening_questions: each entry must read 'key=question', got {entry!r}")
+        if self.sms_max_attempts < 1:
+            raise ConfigError(f"sms_max_attempts must be at least 1, got {self.sms_max_attempts}")
+
+    @property
+    def screening(self) -> list[tuple[str, str]]:
+        """The screening questions as (key, question) pairs, in the order they are asked."""
+        return [(k.strip(), q.strip()) for k, _, q in (e.partition("=") for e in self.screening_questions)]
 
     def fingerprint(self) -> str:
         """A hash of the settings that shape results (secrets and paths excluded), for the run manifest."""
@@ -129,6 +156,7 @@ class Settings:
             "twilio_account_sid",
             "twilio_base_url",
             "sms_status_callback",
+            "public_base_url",
         }
         shaped = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
         blob = json.dumps(shaped, sort_keys=True, default=str).encode()
@@ -154,6 +182,8 @@ def _parse(name: str, hint: Any, raw: str) -> Any:
             return text.lower() in ("1", "true", "yes", "on")
         if hint == tuple[int, ...]:
             return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+        if hint == tuple[str, ...]:
+            return tuple(p.strip() for p in text.split("|") if p.strip())  # "a=Question ?|b=Other ?"
     except ValueError as exc:
         raise ConfigError(f"setting {name}: cannot read {raw!r} ({exc})") from exc
     return text

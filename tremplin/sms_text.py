@@ -128,17 +128,27 @@ def segments(text: str) -> int:
 
 # --- offer text ----------------------------------------------------------------------------------
 
-# Fields: sender, title, commune, distance ("12 km" or "moins de 1 km"), contract, hours, matched_skills.
+# Fields: sender, title, commune, distance ("12 km" or "moins de 1 km"), contract, hours, matched_skills,
+# ref (the offer's number for this seeker: "OUI 2" answers offer 2 even after offer 3 has arrived).
 DEFAULT_OFFER_TEMPLATE: Final = (
     "{sender}: offre {title} à {commune} ({distance}), {contract} {hours}. "
     "Elle correspond à {matched_skills} de vos compétences. "
-    "Intéressé(e) ? Répondez OUI ou NON. STOP pour ne plus recevoir."
+    "Intéressé(e) ? Répondez OUI ou NON (réf. {ref}). STOP pour ne plus recevoir."
 )
 
 HELP_TEXT: Final = (
     "France Travail: nous vous envoyons des offres d'emploi proches de votre profil. "
     "Répondez OUI ou NON. STOP pour ne plus rien recevoir. Aide: 3949"
 )
+
+# The answers of the SMS conversation (replies to the seeker's messages); {title} is the offer's job title.
+CLARIFY_TEXT: Final = "Nous n'avons pas compris. L'offre {title} vous intéresse-t-elle ? Répondez OUI ou NON."
+DECLINED_TEXT: Final = "C'est noté, merci. Nous continuerons à vous proposer d'autres offres."
+TO_COUNSELLOR_TEXT: Final = "Merci. Un conseiller va vous contacter au sujet de l'offre {title}."
+INTERESTED_TEXT: Final = "Merci ! Un conseiller vous rappelle rapidement pour vous présenter à l'employeur ({title})."
+STOPPED_TEXT: Final = "Vous ne recevrez plus d'offres par SMS. Envoyez START pour les recevoir à nouveau."
+STARTED_TEXT: Final = "C'est noté: vous recevrez à nouveau des offres par SMS. STOP pour arrêter."
+NO_OFFER_TEXT: Final = "Nous n'avons pas d'offre en cours pour ce numéro. Aide: 3949. STOP pour ne plus recevoir."
 
 ELLIPSIS: Final = "..."
 # Shortening order: the title down to 24 characters, then the commune down to 20, then both further.
@@ -168,6 +178,18 @@ def _shorten(value: str, by: int, floor: int) -> str | None:
     return shorter if len(shorter) < len(value) else None
 
 
+def reply_text(template: str, **fields: object) -> str:
+    """A conversation reply, GSM-7 only, cut (with an ellipsis) to two segments when a template runs longer.
+
+    >>> reply_text(CLARIFY_TEXT, title="Boulanger")
+    "Nous n'avons pas compris. L'offre Boulanger vous intéresse-t-elle ? Répondez OUI ou NON."
+    """
+    text = to_gsm7(_tidy(template.format(**fields)))
+    while segments(text) > MAX_OFFER_SEGMENTS:
+        text = text[: -len(ELLIPSIS) - 1].rstrip() + ELLIPSIS
+    return text
+
+
 def render_offer(
     *,
     title: str,
@@ -177,6 +199,7 @@ def render_offer(
     hours: str | None,
     matched_skills: int,
     sender: str,
+    ref: int = 1,
     template: str | None = None,
 ) -> str:
     """The offer SMS, GSM-7 only and at most 2 segments: the title is shortened first, then the commune.
@@ -194,6 +217,7 @@ def render_offer(
         "contract": (contract or "").strip(),
         "hours": (hours or "").strip(),
         "matched_skills": matched_skills,
+        "ref": ref,
     }
     names = {"title": to_gsm7(" ".join(title.split())), "commune": to_gsm7(" ".join(commune.split()))}
     steps = iter(_SHORTENING_STEPS)

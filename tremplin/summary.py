@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.opstore import OpStore, counsellor_queue, sms_outbox
+from connectors.opstore import OpStore
+from connectors.optables import counsellor_queue, sms_outbox
 from connectors.warehouse import Warehouse
 from tremplin.settings import Settings
 

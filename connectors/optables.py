@@ -1,0 +1,153 @@
+"""The operational store's tables (SQLAlchemy Core), one place for the schema.
+
+Statuses of an outbound SMS: queued -> sending (recorded before the provider is called) -> sent ->
+delivered | undelivered | failed, or dropped (with a reason) before it was sent.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, DROPPED = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "dropped",
+)
+# How far along a message is: a status callback never moves a message back.
+STATUS_RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, UNDELIVERED: 3, FAILED: 3, DROPPED: 3}
+
+# suppression kinds: the seeker asked to stop (until START), or the provider says the number cannot get SMS
+OPT_OUT, UNDELIVERABLE = "opt_out", "undeliverable"
+
+# counsellor queues and item statuses
+TO_CALL, INTERESTED, FLAGGED = "to_call", "interested", "flagged"
+OPEN = "open"
+
+sms_outbox = sa.Table(
+    "sms_outbox",
+    metadata,
+    sa.Column("message_id", sa.String(120), primary_key=True),  # run_date:seeker:vacancy, the idempotency key
+    sa.Column("run_date", sa.Date, nullable=False, index=True),
+    sa.Column("seeker_id", sa.String(64), nullable=False, index=True),
+    sa.Column("vacancy_id", sa.String(64), nullable=False),
+    sa.Column("agency_id", sa.String(64), nullable=False),
+    sa.Column("to_number", sa.String(20), nullable=False, index=True),
+    sa.Column("reply_ref", sa.Integer, nullable=False),  # "réf. 3" in the text: which offer a reply is about
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("segments", sa.Integer, nullable=False),
+    sa.Column("encoding", sa.String(8), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("explanation", sa.JSON, nullable=False),  # what a counsellor sees if the SMS path fails
+    sa.Column("status", sa.String(16), nullable=False, default=QUEUED, index=True),
+    sa.Column("status_reason", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sending_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("status_at", sa.DateTime(timezone=True)),
+    sa.Column("replied_at", sa.DateTime(timezone=True)),
+    sa.Column("provider_sid", sa.String(64), unique=True),
+    sa.Column("error_code", sa.Integer),
+    # never the same vacancy twice to a seeker, whatever the night
+    sa.UniqueConstraint("seeker_id", "vacancy_id", name="uq_outbox_seeker_vacancy"),
+)
+
+sms_status_events = sa.Table(
+    "sms_status_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_sid", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.Integer),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    # a replayed callback changes nothing
+    sa.UniqueConstraint("message_sid", "status", name="uq_status_event"),
+)
+
+inbound_messages = sa.Table(
+    "inbound_messages",
+    metadata,
+    sa.Column("message_sid", sa.String(64), primary_key=True),  # a replayed MessageSid changes nothing
+    sa.Column("from_number", sa.String(20), nullable=False, index=True),
+    sa.Column("to_number", sa.String(20), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("intent", sa.String(16), nullable=False),
+    sa.Column("conversation_id", sa.String(120), index=True),
+    sa.Column("reply_body", sa.Text),  # what was answered (TwiML), sent again if Twilio retries
+    sa.Column("opt_out_type", sa.String(16)),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("conversation_id", sa.String(120), primary_key=True),  # the offer's message_id
+    sa.Column("seeker_id", sa.String(64), nullable=False, index=True),
+    sa.Column("vacancy_id", sa.String(64), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False, index=True),
+    # clarifying | screening | interested | declined | to_counsellor | opted_out
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False, default=0),  # index of the screening question asked
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+screening_answers = sa.Table(
+    "screening_answers",
+    metadata,
+    sa.Column("conversation_id", sa.String(120), primary_key=True),
+    sa.Column("question_key", sa.String(32), primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text),
+    sa.Column("answer_yes_no", sa.Boolean),  # OUI / NON when the answer says so, else null
+    sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+)
+
+counsellor_queue = sa.Table(
+    "counsellor_queue",
+    metadata,
+    sa.Column("item_id", sa.String(120), primary_key=True),
+    sa.Column("run_date", sa.Date, nullable=False, index=True),
+    sa.Column("agency_id", sa.String(64), nullable=False, index=True),
+    sa.Column("seeker_id", sa.String(64), nullable=False, index=True),
+    sa.Column("vacancy_id", sa.String(64), nullable=False),
+    sa.Column("queue", sa.String(16), nullable=False),  # to_call | interested | flagged
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("explanation", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default=OPEN),
+    sa.Column("conversation_id", sa.String(120)),  # for "interested" items: the SMS conversation
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("contacted_at", sa.DateTime(timezone=True)),  # a counsellor reached the seeker
+    sa.Column("version", sa.Integer, nullable=False, default=1),
+    sa.UniqueConstraint("seeker_id", "vacancy_id", name="uq_queue_seeker_vacancy"),
+)
+
+suppression = sa.Table(
+    "suppression",
+    metadata,
+    sa.Column("phone", sa.String(20), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False, default=OPT_OUT),  # opt_out | undeliverable
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+vacancy_closures = sa.Table(
+    "vacancy_closures",
+    metadata,
+    sa.Column("vacancy_id", sa.String(64), primary_key=True),
+    sa.Column("closed_on", sa.Date, nullable=False),  # offers of this vacancy are dropped from this day
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
