@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from connectors.opstore import OpStore
-from connectors.optables import sms_outbox
-from connectors.sms import TwilioGateway
 from connectors.fake_twilio import FakeTwilio
+from connectors.opstore import OpStore
+from connectors.optables import counsellor_queue, sms_outbox, suppression
+from connectors.sms import RecordingGateway, TwilioGateway
 from tremplin.dispatch import dispatch
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings
@@ -128,3 +128,176 @@ def test_the_rate_limit_spaces_the_calls(settings: Settings) -> None:
         assert dispatch(limited, now=MONDAY_10H_PARIS, gateway=gateway)["sent"] == 10
         elapsed = time.monotonic() - started
     assert elapsed >= 9 / 20
+
+
+# --- faults, one case each, through the official client -----------------------------------------
+
+
+def gateway_for(fake: FakeTwilio, timeout: float = 10) -> TwilioGateway:
+    return TwilioGateway(fake.account_sid, fake.auth_token, "TREMPLIN", base_url=fake.base_url, timeout=timeout)
+
+
+def posts(fake: FakeTwilio) -> list[dict[str, object]]:
+    return [r for r in fake.requests if r["method"] == "POST"]
+
+
+def queue_items(store: OpStore) -> dict[str, tuple[str, str]]:
+    return {r["seeker_id"]: (r["queue"], r["reason"]) for r in store.table_rows(counsellor_queue)}
+
+
+def kinds(store: OpStore) -> dict[str, str]:
+    return {r["phone"]: r["kind"] for r in store.table_rows(suppression)}
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_temporary_errors_are_retried_after_a_backoff_then_sent(settings: Settings, status: int) -> None:
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"])
+    with FakeTwilio() as fake:
+        fake.fail_next(status, 20429 if status == 429 else None)
+        first = dispatch(settings, now=MONDAY_10H_PARIS, gateway=gateway_for(fake))
+        assert first["retry_later"] == 1
+        (row,) = store.table_rows(sms_outbox)
+        # backoff: 2 minutes after the first attempt, then doubling
+        assert row["status"] == "queued" and row["attempts"] == 1
+        assert row["not_before"].replace(tzinfo=UTC) - MONDAY_10H_PARIS >= timedelta(minutes=2)
+        assert dispatch(settings, now=MONDAY_10H_PARIS + timedelta(minutes=1), gateway=gateway_for(fake))["sent"] == 0
+        later = dispatch(settings, now=MONDAY_10H_PARIS + timedelta(minutes=3), gateway=gateway_for(fake))
+        assert later["sent"] == 1
+        assert len(posts(fake)) == 2 and len(fake.messages) == 1
+
+
+def test_retries_stop_at_the_limit_and_the_offer_goes_to_a_counsellor(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {}, data_dir=tmp_path, home=tmp_path / "home", sms_rate_per_second=0.0, sms_max_attempts=3
+    )
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"])
+    with FakeTwilio() as fake:
+        for _ in range(3):
+            fake.fail_next(503)
+        now = MONDAY_10H_PARIS
+        outcomes = []
+        for _ in range(3):
+            outcomes.append(dispatch(settings, now=now, gateway=gateway_for(fake)))
+            now += timedelta(hours=1)
+        assert len(posts(fake)) == 3 and fake.messages == []
+    assert [o["retry_later"] for o in outcomes] == [1, 1, 0] and outcomes[2]["failed"] == 1
+    assert statuses(store)["S0"] == ("failed", 503)
+    assert queue_items(store) == {"S0": ("to_call", "sms_retries_exhausted")}
+
+
+def test_a_timeout_is_looked_up_before_any_new_try(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {}, data_dir=tmp_path, home=tmp_path / "home", sms_rate_per_second=0.0, sms_reconcile_after_seconds=60
+    )
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"])
+    with FakeTwilio() as fake:
+        fake.stall_next(1.5)  # Twilio takes the message but answers after the client gave up
+        first = dispatch(settings, now=MONDAY_10H_PARIS, gateway=gateway_for(fake, timeout=0.5))
+        assert first["unconfirmed"] == 1 and first["sent"] == 0
+        assert statuses(store)["S0"][0] == "sending"
+        time.sleep(1.2)  # the fake creates the message once its stall is over
+        # within the grace period the message is left alone (its dispatcher may still be waiting)
+        dispatch(settings, now=MONDAY_10H_PARIS + timedelta(seconds=30), gateway=gateway_for(fake))
+        assert statuses(store)["S0"][0] == "sending"
+        later = dispatch(settings, now=MONDAY_10H_PARIS + timedelta(minutes=2), gateway=gateway_for(fake))
+        assert later["reconciled_sent"] == 1
+        assert len(posts(fake)) == 1 and len(fake.messages) == 1
+        (row,) = store.table_rows(sms_outbox)
+        assert row["status"] == "sent" and row["provider_sid"] == fake.messages[0]["sid"]
+
+
+def test_a_send_that_never_reached_twilio_is_sent_again(settings: Settings) -> None:
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"])
+    with FakeTwilio() as fake:
+        dead = fake.base_url
+    # nothing listens there any more: the connection is refused
+    unreachable = TwilioGateway(fake.account_sid, fake.auth_token, "TREMPLIN", base_url=dead, timeout=2)
+    assert dispatch(settings, now=MONDAY_10H_PARIS, gateway=unreachable)["unconfirmed"] == 1
+    with FakeTwilio() as fake:
+        later = MONDAY_10H_PARIS + timedelta(minutes=5)
+        result = dispatch(settings, now=later, gateway=gateway_for(fake))
+        assert result["reconciled_requeued"] == 1 and result["sent"] == 1
+        assert len(fake.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (21610, "opt_out"),
+        (21211, "undeliverable"),
+        (21614, "undeliverable"),
+        (30003, "undeliverable"),
+        (30004, "undeliverable"),
+        (30005, "undeliverable"),
+        (30006, "undeliverable"),
+        (30007, "undeliverable"),
+    ],
+)
+def test_permanent_errors_mark_the_number_and_move_the_seeker_to_a_counsellor(
+    settings: Settings, code: int, kind: str
+) -> None:
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001", "+33639980002"])
+    with FakeTwilio() as fake:
+        fake.fail_next(400, code, f"Twilio error {code}")
+        result = dispatch(settings, now=MONDAY_10H_PARIS, gateway=gateway_for(fake))
+        assert len(posts(fake)) == 2  # no retry of the failed one; the other one went out
+    assert result["failed"] == 1 and result["sent"] == 1
+    assert statuses(store)["S0"] == ("failed", code)
+    assert kinds(store) == {"+33639980001": kind}
+    assert queue_items(store) == {"S0": ("to_call", f"sms_error_{code}")}
+    # nothing more is ever sent to that number
+    assert dispatch(settings, now=MONDAY_10H_PARIS + timedelta(days=1), gateway=RecordingGateway())["sent"] == 0
+
+
+def test_closed_vacancy_and_counsellor_contact_drop_the_message(settings: Settings) -> None:
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001", "+33639980002", "+33639980003"])
+    store.close_vacancy("V0", closed_on=date(2026, 11, 23), reason="filled", source="test", now=MONDAY_10H_PARIS)
+    store.close_vacancy("V2", closed_on=date(2026, 11, 30), reason="expires", source="test", now=MONDAY_10H_PARIS)
+    store.insert_ignoring_duplicates(
+        counsellor_queue,
+        [
+            {
+                "item_id": "call-S1",
+                "run_date": date(2026, 11, 22),
+                "agency_id": "FT-07-001",
+                "seeker_id": "S1",
+                "vacancy_id": "V9",
+                "queue": "to_call",
+                "reason": "rural_low_digital",
+                "score": 0.6,
+                "explanation": {},
+                "status": "done",
+                "created_at": datetime(2026, 11, 22, tzinfo=UTC),
+                "contacted_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),  # after the SMS was queued
+            }
+        ],
+    )
+    gateway = RecordingGateway()
+    result = dispatch(settings, now=MONDAY_10H_PARIS, gateway=gateway)
+    assert result["dropped_vacancy_closed"] == 1 and result["dropped_counsellor_contacted"] == 1
+    assert [m.to for m in gateway.sent] == ["+33639980003"]  # V2 closes only next week
+    rows = {r["seeker_id"]: (r["status"], r["status_reason"]) for r in store.table_rows(sms_outbox)}
+    assert rows["S0"] == ("dropped", "vacancy_closed") and rows["S1"] == ("dropped", "counsellor_contacted")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 22, 10, 0, tzinfo=UTC),  # Sunday
+        datetime(2026, 11, 23, 6, 59, tzinfo=UTC),  # Monday 07:59 in Paris
+        datetime(2026, 11, 23, 19, 0, tzinfo=UTC),  # Monday 20:00 in Paris
+        datetime(2026, 5, 1, 10, 0, tzinfo=UTC),  # Friday 1 May
+    ],
+)
+def test_messages_wait_outside_the_window(settings: Settings, moment: datetime) -> None:
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"])
+    gateway = RecordingGateway()
+    result = dispatch(settings, now=moment, gateway=gateway)
+    assert result["in_window"] is False and result["waiting"] == 1 and gateway.calls == []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.fake_twilio import FakeTwilio
 from connectors.sms import (
     FileSinkGateway,
     RecordingGateway,
@@ -18,7 +19,6 @@ from connectors.sms import (
     TwilioGateway,
     gateway_from_settings,
 )
-from connectors.fake_twilio import FakeTwilio
 from tremplin.errors import ConfigError, SmsError
 from tremplin.settings import Settings
 

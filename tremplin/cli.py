@@ -119,6 +119,25 @@ def dispatch(
 
 
 @app.command()
+def serve(
+    data_dir: DataDir = None,
+    home: Home = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the Twilio webhooks: status callbacks on /twilio/status, inbound SMS on /twilio/inbound."""
+    import uvicorn
+
+    from tremplin.webhooks import create_app
+
+    try:
+        application = create_app(_settings(data_dir, home))
+    except TremplinError as exc:
+        _fail(exc)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
 def report(
     run: Annotated[str, typer.Option("--run", help="Run date YYYY-MM-DD.")],
     data_dir: DataDir = None,
