@@ -102,7 +102,7 @@ def test_killing_the_dispatcher_anywhere_sends_each_message_exactly_once(tmp_pat
             unconfirmed_after_kill += sum(r["status"] == "sending" for r in store.table_rows(sms_outbox))
             now += timedelta(minutes=1)  # the next run starts later, as the next DAG run would
         final = _dispatcher(home, fake, now)
-        out, err = final.communicate(timeout=120)
+        _out, err = final.communicate(timeout=120)
         assert final.returncode == 0, err.decode()
 
     assert kills == 5
