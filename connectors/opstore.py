@@ -30,6 +30,7 @@ from connectors.optables import (
     STATUS_RANK,
     TO_CALL,
     UNDELIVERABLE,
+    conversations,
     UNDELIVERED,
     counsellor_queue,
     metadata,
@@ -186,6 +187,37 @@ class OpStore:
                 ).all()
                 counts.update({seeker: int(n) for seeker, n in rows})
         return counts
+
+    def feedback_events(self, until: datetime) -> pl.DataFrame:
+        """SMS answers on offers, for the warehouse's feedback table: OUI -> 1, NON -> 0 (a learning signal
+        about the match, never exported as a refused offer). Conversations opened before ``until`` only,
+        so that a re-run of a night reads what the first run read."""
+        o, conv = sms_outbox, conversations
+        label = sa.case((conv.c.state.in_(["screening", "interested"]), 1), else_=0)
+        query = (
+            sa.select(
+                o.c.run_date.label("day"),
+                o.c.seeker_id,
+                o.c.vacancy_id,
+                label.label("label"),
+                sa.case((label == 1, "sms_oui"), else_="sms_non").label("source"),
+            )
+            .select_from(o.join(conv, conv.c.conversation_id == o.c.message_id))
+            .where(conv.c.state.in_(["screening", "interested", "declined"]), conv.c.opened_at < until)
+        )
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+        return pl.DataFrame(
+            rows,
+            schema={
+                "day": pl.Date,
+                "seeker_id": pl.String,
+                "vacancy_id": pl.String,
+                "label": pl.Int32,
+                "source": pl.String,
+            },
+            orient="row",
+        )
 
     # --- dispatch ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Nightly matching: ingest, normalize, score in shards, route, publish, summary.
+"""Nightly matching: sync feedback, ingest, normalize, score in shards, route, publish, summary.
 
 Each task calls one function of ``tremplin.tasks`` for the run's logical date; data moves between
 tasks through the DuckDB warehouse, and XCom carries only small counts. Scoring is mapped over shards
@@ -36,6 +36,12 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def nightly_matching() -> None:
+    @task
+    def sync_feedback(**context: Any) -> dict[str, Any]:
+        from tremplin.tasks import run_step
+
+        return run_step("sync_feedback", context["ds"])
+
     @task
     def ingest(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
@@ -84,7 +90,7 @@ def nightly_matching() -> None:
 
         return run_step("summary", context["ds"])
 
-    normalized = ingest() >> normalize()
+    normalized = sync_feedback() >> ingest() >> normalize()
     shards = plan_shards()
     normalized >> shards
     score_shard.expand(shard=shards) >> merge_shards() >> route() >> publish() >> summary()

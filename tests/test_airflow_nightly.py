@@ -39,7 +39,7 @@ def test_nightly_dag_runs_end_to_end(tmp_path: Path, reference: Reference, data_
             "select task_id, map_index, state from task_instance where dag_id = 'nightly_matching'"
         ).fetchall()
         run_state = meta.execute("select state from dag_run where dag_id = 'nightly_matching'").fetchone()[0]
-    steps = ("ingest", "normalize", "plan_shards", "merge_shards", "route", "publish", "summary")
+    steps = ("sync_feedback", "ingest", "normalize", "plan_shards", "merge_shards", "route", "publish", "summary")
     assert {(t, m, s) for t, m, s in instances if t != "score_shard"} == {(t, -1, "success") for t in steps}
     # score_shard really ran as mapped task instances, one per planned shard, each writing its file
     mapped = sorted((m, s) for t, m, s in instances if t == "score_shard")

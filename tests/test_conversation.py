@@ -37,7 +37,9 @@ def store(settings: Settings) -> OpStore:
     return OpStore(settings.opstore)
 
 
-def offer(store: OpStore, vacancy: str, *, ref: int, sent_at: datetime, status: str = "sent", phone: str = PHONE) -> str:
+def offer(
+    store: OpStore, vacancy: str, *, ref: int, sent_at: datetime, status: str = "sent", phone: str = PHONE
+) -> str:
     key = f"{sent_at.date().isoformat()}:S1:{vacancy}"
     store.insert_ignoring_duplicates(
         sms_outbox,
@@ -67,8 +69,16 @@ def offer(store: OpStore, vacancy: str, *, ref: int, sent_at: datetime, status: 
     return key
 
 
-def say(store: OpStore, settings: Settings, body: str, *, at: datetime = MONDAY, sid: str | None = None,
-        opt_out_type: str | None = None, phone: str = PHONE) -> str | None:
+def say(
+    store: OpStore,
+    settings: Settings,
+    body: str,
+    *,
+    at: datetime = MONDAY,
+    sid: str | None = None,
+    opt_out_type: str | None = None,
+    phone: str = PHONE,
+) -> str | None:
     message = Inbound(next(_sids) if sid is None else sid, phone, "+33700000000", body, opt_out_type)
     return handle_inbound(store, settings, message, now=at)
 
@@ -98,9 +108,7 @@ def test_oui_puts_the_seeker_in_the_interested_queue_and_asks_the_first_question
     assert row["replied_at"].replace(tzinfo=UTC) == MONDAY + timedelta(minutes=19)
 
 
-def test_screening_runs_one_question_at_a_time_and_stores_answers_and_times(
-    store: OpStore, settings: Settings
-) -> None:
+def test_screening_runs_one_question_at_a_time_and_stores_answers_and_times(store: OpStore, settings: Settings) -> None:
     key = offer(store, "V1", ref=1, sent_at=MONDAY)
     replies = [say(store, settings, "OUI", at=MONDAY + timedelta(minutes=1))]
     for minute, body in ((2, "oui"), (5, "Non, j'ai pas de voiture"), (9, "NON")):

@@ -70,6 +70,7 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
         assert dag["tags"], f"{dag_id} has no tags"
         assert min(dag["retries"]) >= 1, f"{dag_id} has a task without retries"
     assert result["dags"]["nightly_matching"]["tasks"] == [
+        "sync_feedback",
         "ingest",
         "normalize",
         "plan_shards",

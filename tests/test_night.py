@@ -18,6 +18,7 @@ from connectors.sms import FileSinkGateway
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS
 from tremplin import summary, tasks
+from tremplin.conversation import Inbound, handle_inbound
 from tremplin.dispatch import dispatch
 from tremplin.generate import generate
 from tremplin.settings import Settings
@@ -132,11 +133,24 @@ def test_dispatch_waits_outside_the_window_then_sends_once(night: Settings, tmp_
     assert all(r["status"] == "sent" and r["provider_sid"] for r in outbox(night))
 
 
+def _two_others(rows: list[dict], stopped: dict) -> tuple[dict, dict]:
+    others = [r for r in rows if r["to_number"] != stopped["to_number"]]
+    return others[0], others[1]
+
+
 def test_next_night_honours_opt_out_and_never_repeats_an_offer(night: Settings) -> None:
     rows = outbox(night)
     stopped = rows[0]
     store = OpStore(night.opstore)
     store.suppress(stopped["to_number"], reason="STOP", source="test", now=datetime.now(UTC))
+    # two seekers answer their Monday offer: one OUI, one NON
+    monday_noon = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+    yes, no = _two_others(rows, stopped)
+    for n, (row, body) in enumerate(((yes, "Oui merci"), (no, "non"))):
+        if row["status"] == "queued":
+            store.set_status(row["message_id"], "sending")
+            store.record_sent(row["message_id"], f"SMtest{n}", monday_noon)
+        handle_inbound(store, night, Inbound(f"SMin{n}", row["to_number"], "+33700000000", body), now=monday_noon)
     shutil.copytree(night.inbox / MONDAY.isoformat(), night.inbox / TUESDAY.isoformat())
     tasks.run_night(night, TUESDAY)
     with Warehouse.open(night.warehouse, read_only=True) as wh:
@@ -149,6 +163,14 @@ def test_next_night_honours_opt_out_and_never_repeats_an_offer(night: Settings) 
         tuesday_sms = conn.execute(sa.select(sa.func.count()).where(sms_outbox.c.run_date == TUESDAY)).scalar_one()
     assert len(pairs) == len(set(pairs))
     assert tuesday_sms > 0
+    # the answers reached the warehouse as feedback on Monday's matches, and the OUI seeker is with a counsellor
+    with Warehouse.open(night.warehouse, read_only=True) as wh:
+        feedback = wh.table("feedback").sort("label")
+    assert feedback.select("day", "seeker_id", "vacancy_id", "label", "source").rows() == [
+        (MONDAY, no["seeker_id"], no["vacancy_id"], 0, "sms_non"),
+        (MONDAY, yes["seeker_id"], yes["vacancy_id"], 1, "sms_oui"),
+    ]
+    assert tuesday.filter(pl.col("seeker_id") == yes["seeker_id"])["reason"].to_list() in ([], ["queue_item_open"])
     # Monday's SMS seekers were texted yesterday: today's daily cap does not block them, the weekly one is 3.
     report = summary.collect(night, TUESDAY)
     assert report["sms"]["written"] == tuesday_sms

@@ -66,6 +66,14 @@ def reference(settings: Settings) -> Reference:
 # --- ingest --------------------------------------------------------------------------------------
 
 
+def sync_feedback(settings: Settings, run_date: date) -> dict[str, Any]:
+    """First task of the night: mirror the answers to earlier offers into the warehouse's feedback table."""
+    events = OpStore(settings.opstore).feedback_events(until=run_end(run_date))
+    with Warehouse.open(settings.warehouse) as wh, wh.transaction():
+        wh.execute("upsert_feedback", None, {"staged_feedback": events})
+    return {"feedback_events": events.height, "positive": int(events["label"].sum()) if events.height else 0}
+
+
 def ingest(settings: Settings, run_date: date) -> dict[str, Any]:
     """Validate and load the night's files; bad rows go to quarantine, good rows are upserted."""
     ref = reference(settings)

@@ -11,6 +11,7 @@ from tremplin.dispatch import dispatch
 from tremplin.settings import Settings
 
 STEPS: dict[str, Callable[[Settings, date], dict[str, Any]]] = {
+    "sync_feedback": pipeline.sync_feedback,
     "ingest": pipeline.ingest,
     "normalize": pipeline.normalize,
     "score": shard_steps.score_in_process,
