@@ -6,6 +6,8 @@ python -m tremplin.demo --out var/demo --date 2026-11-23
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import html
 import json
 import shutil
 import sys
@@ -74,6 +76,10 @@ def _run(args: argparse.Namespace) -> int:
     moment = datetime.combine(run_date, datetime.min.time(), tzinfo=ZoneInfo(settings.timezone)).replace(hour=9)
     sent = dispatch(settings, now=moment)
     timings["dispatch"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    transcript = play_replies(settings)
+    timings["replies over the webhooks"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
 
     result = summary.collect(settings, run_date)
@@ -85,6 +91,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{sent['sent']:,} sent, {sent['failed']:,} failed, {sent['waiting']:,} waiting"
     )
     print()
+    print("Replies, posted to `tremplin serve`'s webhooks with Twilio's signature (-> seeker, <- tremplin):")
+    for line in transcript:
+        print(f"  {line}")
+    print()
     print("Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print()
     print("Outputs:")
@@ -95,7 +105,13 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  Airflow home        {out / 'airflow'}")
     (out / "summary.json").write_text(
         json.dumps(
-            {"summary": result, "dispatch": sent, "timings_s": timings, "generated": generated},
+            {
+                "summary": result,
+                "dispatch": sent,
+                "replies": transcript,
+                "timings_s": timings,
+                "generated": generated,
+            },
             indent=2,
             default=str,
         ),
@@ -103,6 +119,58 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"  summary (JSON)      {out / 'summary.json'}")
     return 0
+
+
+# Four seekers answer their offer: OUI and the screening, NON, two unclear answers, STOP.
+CONVERSATIONS = (
+    ("Oui merci !", "oui", "Oui", "non, pas le samedi"),
+    ("non merci",),
+    ("c'est ou exactement ?", "je sais pas"),
+    ("STOP",),
+)
+
+
+def play_replies(settings: Settings) -> list[str]:
+    """Serve the webhooks on a loopback port and post signed inbound SMS, as Twilio would; the transcript."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from connectors.fake_twilio import FakeTwilio
+    from connectors.opstore import OpStore
+    from connectors.optables import counsellor_queue, sms_outbox
+    from tremplin.webhooks import INBOUND_PATH, create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    token = "demo-auth-token"  # the demo's stand-in for the Twilio auth token that signs webhooks
+    served = dataclasses.replace(settings, twilio_auth_token=token, public_base_url=base)
+    server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.02)
+    store = OpStore(settings.opstore)
+    sent = sorted((r for r in store.table_rows(sms_outbox) if r["status"] == "sent"), key=lambda r: r["message_id"])
+    lines: list[str] = []
+    try:
+        with FakeTwilio(auth_token=token) as twilio:
+            for message, bodies in zip(sent, CONVERSATIONS, strict=False):
+                lines.append(f"seeker {message['seeker_id']} ({message['to_number']}) got: {message['body']}")
+                for body in bodies:
+                    status, twiml = twilio.inbound(base + INBOUND_PATH, from_=message["to_number"], body=body)
+                    answer = twiml.split("<Message>")[1].split("</Message>")[0] if "<Message>" in twiml else ""
+                    lines.append(f"  -> {body}")
+                    lines.append(f"  <- {html.unescape(answer) or '(no answer)'}  [HTTP {status}]")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    queued = [r for r in store.table_rows(counsellor_queue) if r["queue"] == "interested"]
+    lines.append(f"interested queue: {len(queued)} item(s); opted out: {len(store.suppressed_numbers())} number(s)")
+    return lines
 
 
 if __name__ == "__main__":

@@ -44,6 +44,19 @@ from tremplin.validate import (
 
 MIN_NORMALIZE_SCORE = 0.6
 WORKING_TIME_FR = {c.FULL_TIME: "temps plein", c.PART_TIME: "temps partiel"}
+# France Travail contract codes (typeContrat) as a seeker reads them in an SMS
+CONTRACT_FR = {
+    "MIS": "intérim",
+    "SAI": "saisonnier",
+    "LIB": "libéral",
+    "FRA": "franchise",
+    "CCE": "commercial",
+    "DIN": "CDI intérimaire",
+    "DDI": "CDD d'insertion",
+    "TTI": "intérim d'insertion",
+    "DDT": "CDD tremplin",
+    "REP": "reprise d'entreprise",
+}
 
 
 def run_end(run_date: date) -> datetime:
@@ -378,7 +391,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
                 title=offer[c.TITLE],
                 commune=names.get(offer["vacancy_commune"], offer["vacancy_commune"]),
                 distance_km=offer[c.DISTANCE_KM],
-                contract=offer[c.CONTRACT_TYPE],
+                contract=CONTRACT_FR.get(offer[c.CONTRACT_TYPE], offer[c.CONTRACT_TYPE]),
                 hours=WORKING_TIME_FR.get(offer[c.WORKING_TIME], offer[c.WORKING_TIME]),
                 matched_skills=len(offer[c.MATCHED_SKILLS]),
                 sender=settings.sms_sender,
