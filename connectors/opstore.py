@@ -391,6 +391,31 @@ class OpStore:
             [{"vacancy_id": vacancy_id, "closed_on": closed_on, "reason": reason, "source": source, "created_at": now}],
         )
 
+    def sync_feed_closures(self, closing: Iterable[tuple[str, date]], *, now: datetime) -> int:
+        """Record each vacancy's last open day from the feed (closed from the day after); a later feed
+        that moves the day replaces it. Closures from other sources (a counsellor) are left alone."""
+        rows = [
+            {
+                "vacancy_id": vacancy_id,
+                "closed_on": closes_on + timedelta(days=1),
+                "reason": "closing_date",
+                "source": "feed",
+                "created_at": now,
+            }
+            for vacancy_id, closes_on in closing
+        ]
+        with self.begin() as conn:
+            for start in range(0, len(rows), 5_000):
+                chunk = rows[start : start + 5_000]
+                conn.execute(
+                    sa.delete(vacancy_closures).where(
+                        vacancy_closures.c.source == "feed",
+                        vacancy_closures.c.vacancy_id.in_([r["vacancy_id"] for r in chunk]),
+                    )
+                )
+                conn.execute(self.insert_ignore(vacancy_closures), chunk)
+        return len(rows)
+
     def table_rows(self, table: sa.Table) -> list[dict[str, Any]]:
         """Every row of a table (for tests, reports and small tables)."""
         with self.begin() as conn:

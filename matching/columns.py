@@ -15,6 +15,7 @@ SMS_CONSENT = "sms_consent"
 PREFERRED_CHANNEL = "preferred_channel"
 AGENCY_ID = "agency_id"
 UPDATED_AT = "updated_at"
+CLOSES_ON = "closes_on"  # a vacancy's last open day
 # protected attributes: stored apart, read only by the fairness audit
 GENDER = "gender"
 BIRTH_YEAR = "birth_year"

@@ -14,5 +14,6 @@ create table if not exists vacancies (
     qualification_code varchar,
     positions integer not null,
     updated_at timestamptz not null,
+    closes_on date,
     source_file varchar not null
 )

@@ -7,7 +7,7 @@ final as (
     select
         vacancy_id, title, rome_code, commune, latitude, longitude, contract_type, working_time,
         skill_codes, required_skill_codes, licence_required, experience_required_months,
-        qualification_code, positions, updated_at,
+        qualification_code, positions, updated_at, closes_on,
         $source_file as source_file
     from staged
 )
@@ -29,5 +29,6 @@ on conflict (vacancy_id) do update set
     qualification_code = excluded.qualification_code,
     positions = excluded.positions,
     updated_at = excluded.updated_at,
+    closes_on = excluded.closes_on,
     source_file = excluded.source_file
 where excluded.updated_at > vacancies.updated_at

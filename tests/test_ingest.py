@@ -181,3 +181,25 @@ def test_seekers_in_csv_jsonl_and_parquet_load_the_same(tmp_path: Path, data_dir
     for fmt in ("jsonl", "parquet"):
         assert loaded["csv"][0].equals(loaded[fmt][0]), fmt
         assert loaded["csv"][1].equals(loaded[fmt][1]), fmt
+
+
+def test_a_closing_day_takes_the_vacancy_out_of_matching_and_into_the_outbox_closures(settings: Settings) -> None:
+    from connectors.opstore import OpStore
+    from connectors.optables import vacancy_closures
+
+    day = write_inbox(settings, GOOD_1, offers=False)
+    (day / "vacancies.csv").write_text(
+        "vacancy_id,title,rome_code,commune,contract_type,working_time,updated_at,closes_on\n"
+        "V-open,Boulanger,D1102,07010,CDI,full_time,2026-11-20T10:00:00Z,\n"
+        "V-today,Boulanger,D1102,07010,CDI,full_time,2026-11-20T10:00:00Z,2026-11-23\n"
+        "V-gone,Boulanger,D1102,07010,CDI,full_time,2026-11-20T10:00:00Z,2026-11-22\n",
+        encoding="utf-8",
+    )
+    pipeline.ingest(settings, NIGHT)
+    with Warehouse.open(settings.warehouse) as wh:
+        _seekers, vacancies = pipeline.load_match_inputs(wh, settings, NIGHT)
+    # open on its last day, gone the day after
+    assert sorted(vacancies["vacancy_id"]) == ["V-open", "V-today"]
+    assert pipeline.publish(settings, NIGHT)["vacancy_closures"] == 2
+    closures = {r["vacancy_id"]: r["closed_on"] for r in OpStore(settings.opstore).table_rows(vacancy_closures)}
+    assert closures == {"V-today": date(2026, 11, 24), "V-gone": date(2026, 11, 23)}

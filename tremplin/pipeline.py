@@ -284,7 +284,8 @@ def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tupl
     params = {"fresh_since": fresh_since, "run_end": run_end(run_date)}
     places = ref.communes.select(c.COMMUNE, c.LATITUDE, c.LONGITUDE, c.DENSITY_LEVEL)
     seekers = wh.frame("select_active_seekers", params).join(places, on=c.COMMUNE, how="inner")
-    vacancies = with_default_skills(wh.frame("select_vacancies", {"run_end": run_end(run_date)}), ref.rome.core_items)
+    open_vacancies = wh.frame("select_vacancies", {"run_end": run_end(run_date), "run_date": run_date})
+    vacancies = with_default_skills(open_vacancies, ref.rome.core_items)
     return seekers, vacancies
 
 
@@ -372,6 +373,8 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
     ref = reference(settings)
     with Warehouse.open(settings.warehouse) as wh:
         offers = wh.frame("select_offers_to_publish", {"run_date": run_date})
+        # closing days from the feed; a month back covers every message that can still be waiting
+        closing = wh.frame("select_vacancy_closures", {"since": run_date - timedelta(days=30)})
     names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
     labels = dict(ref.rome.items.select("item_code", LABEL).iter_rows())
     tz = ZoneInfo(settings.timezone)
@@ -435,6 +438,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
                     "version": 1,
                 }
             )
+    closures = store.sync_feed_closures(closing.rows(), now=now)
     added_sms = store.insert_ignoring_duplicates(sms_outbox, sms_rows)
     added_queue = store.insert_ignoring_duplicates(counsellor_queue, queue_rows)
     return {
@@ -442,6 +446,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         "sms_added": added_sms,
         "queue_offers": len(queue_rows),
         "queue_added": added_queue,
+        "vacancy_closures": closures,
     }
 
 

@@ -67,6 +67,7 @@ VACANCY_OPTIONAL = (
     c.EXPERIENCE_REQUIRED_MONTHS,
     c.QUALIFICATION_CODE,
     c.POSITIONS,
+    c.CLOSES_ON,
 )
 QUARANTINE_SCHEMA = {
     c.FILE: pl.String,
@@ -118,6 +119,10 @@ def _timestamp(name: str) -> pl.Expr:
     aware = [value.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in TIMESTAMP_FORMATS]
     naive = [value.str.strptime(pl.Datetime("us"), f, strict=False).dt.replace_time_zone("UTC") for f in NAIVE_FORMATS]
     return pl.coalesce([*aware, *naive])
+
+
+def _date(name: str) -> pl.Expr:
+    return _text(name).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
 
 
 def _number(name: str, dtype: type[pl.DataType] = pl.Float64) -> pl.Expr:
@@ -353,6 +358,7 @@ def validate_vacancies(
         ),
         (c.POSITIONS, ~_empty(c.POSITIONS) & ~(positions >= 1).fill_null(False), "positions must be >= 1"),
         (c.UPDATED_AT, _timestamp(c.UPDATED_AT).is_null(), "updated_at is not an ISO 8601 timestamp"),
+        (c.CLOSES_ON, ~_empty(c.CLOSES_ON) & _date(c.CLOSES_ON).is_null(), "closes_on is not a date (YYYY-MM-DD)"),
     ]
     quarantine = _quarantine(frame.filter(pl.col("_unreadable").is_not_null()), file, []).vstack(
         _quarantine(readable, file, checks)
@@ -383,6 +389,7 @@ def validate_vacancies(
             _text(c.QUALIFICATION_CODE).alias(c.QUALIFICATION_CODE),
             positions.fill_null(1).cast(pl.Int32).alias(c.POSITIONS),
             _timestamp(c.UPDATED_AT).alias(c.UPDATED_AT),
+            _date(c.CLOSES_ON).alias(c.CLOSES_ON),
         )
     )
     return Checked(_newest_per_id(good, c.VACANCY_ID).drop(LINE_COL), quarantine, raw.height)
