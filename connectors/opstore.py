@@ -67,6 +67,10 @@ class OpStore:
             sa.event.listen(self.engine, "connect", _sqlite_wal)
         metadata.create_all(self.engine)
 
+    def close(self) -> None:
+        """Release the pooled connections (long-lived callers: tests, the benchmark)."""
+        self.engine.dispose()
+
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
@@ -300,9 +304,12 @@ class OpStore:
 
     def record_status_event(self, sid: str, status: str, error_code: int | None, at: datetime) -> bool:
         """Store a provider status callback once (False for a replay), then apply it to the outbox."""
-        added = self.insert_ignoring_duplicates(
-            sms_status_events, [{"message_sid": sid, "status": status, "error_code": error_code, "received_at": at}]
-        )
+        with self.begin() as conn:
+            added = conn.execute(
+                self.insert_ignore(sms_status_events).values(
+                    message_sid=sid, status=status, error_code=error_code, received_at=at
+                )
+            ).rowcount
         if added:
             self.apply_status(sid, status, error_code, at)
         return bool(added)

@@ -215,15 +215,27 @@ def bench(
             "(accuracy@1, MRR) on held-out ROME synonyms.",
         ),
     ] = False,
+    sms: Annotated[
+        bool,
+        typer.Option(
+            "--sms",
+            help="Measure SMS sending throughput through the twilio client against a loopback fake Twilio "
+            "(10,000 messages at 100/s), and the OUI-to-counsellor-queue latency of a real `tremplin serve`.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Time each nightly step on generated data and record wall time and peak memory (or, with --quality,
-    the relevance of the matches)."""
+    the relevance of the matches; with --sms, SMS throughput and OUI latency)."""
     from tremplin.bench import run_bench
 
     try:
         settings = _settings(data_dir, None)
-        if quality:
+        if sms:
+            from tremplin.sms_bench import run_sms_bench
+
+            result = run_sms_bench(out, log=lambda message: typer.echo(message, err=True))
+        elif quality:
             from connectors.reference import load_reference
             from tremplin.normalize_quality import normalization_benchmark
             from tremplin.quality import quality_benchmark, write_results

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -200,9 +201,10 @@ def _set_state(conn: Connection, offer: Mapping[str, Any], state: str, now: date
 
 
 def _interested(conn: Connection, settings: Settings, offer: dict[str, Any], title: str, now: datetime) -> str:
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()  # closing days are French calendar days
     closed = conn.execute(
         sa.select(vacancy_closures.c.vacancy_id).where(
-            vacancy_closures.c.vacancy_id == offer["vacancy_id"], vacancy_closures.c.closed_on <= now.date()
+            vacancy_closures.c.vacancy_id == offer["vacancy_id"], vacancy_closures.c.closed_on <= today
         )
     ).first()
     if closed is not None:

@@ -45,6 +45,15 @@ def dispatch(
 ) -> dict[str, Any]:
     """Send what is due at ``now`` (an aware datetime; the run's clock advances from it); returns counts."""
     store = OpStore(settings.opstore)
+    try:
+        return _dispatch(store, settings, now=now, gateway=gateway, limit=limit)
+    finally:
+        store.close()
+
+
+def _dispatch(
+    store: OpStore, settings: Settings, *, now: datetime, gateway: SmsGateway | None, limit: int | None
+) -> dict[str, Any]:
     window = window_from_settings(settings)
     gateway = gateway or gateway_from_settings(settings)
     started = clock.monotonic()
