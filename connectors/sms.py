@@ -248,8 +248,9 @@ class FileSinkGateway:
 
     def find(self, *, to: str, body: str, idempotency_key: str) -> SentMessage | None:
         """The message written under this key, if any."""
-        sid = self.sent_keys() and self._index.get(idempotency_key)
-        return SentMessage(sid=sid, status="sent") if sid else None
+        if idempotency_key not in self.sent_keys():
+            return None
+        return SentMessage(sid=self._index[idempotency_key], status="sent")
 
     def sent_keys(self) -> set[str]:
         """Every idempotency key in the file."""

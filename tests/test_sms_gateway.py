@@ -275,3 +275,38 @@ def test_gateway_from_settings_twilio_end_to_end(tmp_path: Path, fake: FakeTwili
     sent = gateway.send(to=TO, body="Bonjour", idempotency_key="k")
     assert sent.sid == fake.messages[0]["sid"]
     assert fake.requests[0]["From"] == "FT"
+
+
+# --- finding a message whose answer was lost --------------------------------------------------------
+
+
+def test_twilio_find_matches_number_and_exact_text(fake: FakeTwilio, gateway: TwilioGateway) -> None:
+    first = gateway.send(to=TO, body=BODY, idempotency_key="k1")
+    gateway.send(to=TO, body=BODY + " (réf. 2)", idempotency_key="k2")
+    gateway.send(to="+33612345679", body=BODY + " (réf. 3)", idempotency_key="k3")
+    found = gateway.find(to=TO, body=BODY, idempotency_key="k1")
+    assert found is not None and found.sid == first.sid
+    assert gateway.find(to="+33612345679", body=BODY, idempotency_key="k1") is None  # same text, other number
+    assert gateway.find(to=TO, body=BODY + " (réf. 9)", idempotency_key="k9") is None
+    lists = [r for r in fake.requests if r["method"] == "GET"]
+    assert lists and all(r["To"] in (TO, "+33612345679") and r["From"] == SENDER for r in lists)
+
+
+def test_twilio_find_that_cannot_list_raises_a_temporary_error() -> None:
+    with FakeTwilio() as server:
+        base = server.base_url
+    gateway = TwilioGateway("AC" + "0" * 32, "token", SENDER, base_url=base, timeout=2)
+    with pytest.raises(SmsError) as caught:
+        gateway.find(to=TO, body=BODY, idempotency_key="k1")
+    assert caught.value.permanent is False
+
+
+def test_file_sink_and_recording_find_by_key(tmp_path: Path) -> None:
+    sink = FileSinkGateway(tmp_path / "sink.jsonl")
+    sent = sink.send(to=TO, body=BODY, idempotency_key="k1")
+    assert FileSinkGateway(tmp_path / "sink.jsonl").find(to=TO, body=BODY, idempotency_key="k1") == sent
+    assert sink.find(to=TO, body=BODY, idempotency_key="k2") is None
+    recording = RecordingGateway()
+    assert recording.find(to=TO, body=BODY, idempotency_key="k1") is None
+    kept = recording.send(to=TO, body=BODY, idempotency_key="k1")
+    assert recording.find(to=TO, body=BODY, idempotency_key="k1") == kept
