@@ -12,7 +12,7 @@ from connectors.fake_twilio import FakeTwilio
 from connectors.opstore import OpStore
 from connectors.optables import counsellor_queue, sms_outbox, suppression
 from connectors.sms import RecordingGateway, TwilioGateway
-from tremplin.dispatch import dispatch
+from tremplin.dispatch import dispatch, record_status_callback
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings
 
@@ -301,3 +301,29 @@ def test_messages_wait_outside_the_window(settings: Settings, moment: datetime) 
     gateway = RecordingGateway()
     result = dispatch(settings, now=moment, gateway=gateway)
     assert result["in_window"] is False and result["waiting"] == 1 and gateway.calls == []
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind", "queued"),
+    [
+        ("delivered", None, None, None),
+        ("undelivered", 21610, "opt_out", ("to_call", "sms_error_21610")),
+        ("failed", 30003, "undeliverable", ("to_call", "sms_error_30003")),
+        ("undelivered", 30008, None, None),  # unknown error: not permanent, nothing marked
+    ],
+)
+def test_status_callbacks_move_the_message_forward_and_mark_permanent_failures(
+    settings: Settings, status: str, code: int | None, kind: str | None, queued: tuple[str, str] | None
+) -> None:
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"])
+    dispatch(settings, now=MONDAY_10H_PARIS, gateway=RecordingGateway())
+    (row,) = store.table_rows(sms_outbox)
+    later = MONDAY_10H_PARIS + timedelta(minutes=1)
+    assert record_status_callback(store, sid=row["provider_sid"], status=status, error_code=code, at=later)
+    assert not record_status_callback(store, sid=row["provider_sid"], status=status, error_code=code, at=later)
+    # a late "sent" never moves it back
+    record_status_callback(store, sid=row["provider_sid"], status="sent", error_code=None, at=later)
+    assert statuses(store)["S0"] == (status, code)
+    assert kinds(store) == ({"+33639980001": kind} if kind else {})
+    assert queue_items(store) == ({"S0": queued} if queued else {})
