@@ -6,13 +6,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 import uvicorn
-from fastapi.testclient import TestClient
 
 from connectors.fake_twilio import FakeTwilio, twilio_signature
 from connectors.opstore import OpStore
@@ -40,9 +40,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def serving(settings: Settings, port: int) -> Iterator[None]:
+    """``create_app`` served by uvicorn on a loopback port, as ``tremplin serve`` does."""
+    uv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    """``create_app`` served by uvicorn on a loopback port, as ``tremplin serve`` does."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings.from_env(
@@ -54,17 +70,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
         sms_rate_per_second=0.0,
         sms_status_callback=f"{base}/twilio/status",
     )
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield base, settings
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings, port):
+        yield base, settings
 
 
 def queue_offer(store: OpStore, i: int, phone: str) -> None:
@@ -176,11 +183,14 @@ def test_behind_a_proxy_the_public_url_is_what_is_signed(tmp_path: Path) -> None
     settings = Settings.from_env(
         {}, data_dir=tmp_path, home=tmp_path, twilio_auth_token=TOKEN, public_base_url="https://sms.example.fr/hooks"
     )
-    client = TestClient(create_app(settings))
+    port = _free_port()
+    local_url = f"http://127.0.0.1:{port}/twilio/inbound"
     fields = {"MessageSid": "SM2", "From": "+33639980001", "To": "+33700000000", "Body": "AIDE"}
     good = twilio_signature(TOKEN, "https://sms.example.fr/hooks/twilio/inbound", fields)
-    local = twilio_signature(TOKEN, "http://testserver/twilio/inbound", fields)
-    assert client.post("/twilio/inbound", data=fields, headers={"X-Twilio-Signature": local}).status_code == 403
-    answer = client.post("/twilio/inbound", data=fields, headers={"X-Twilio-Signature": good})
+    local = twilio_signature(TOKEN, local_url, fields)
+    with serving(settings, port):
+        refused = requests.post(local_url, data=fields, headers={"X-Twilio-Signature": local}, timeout=5)
+        answer = requests.post(local_url, data=fields, headers={"X-Twilio-Signature": good}, timeout=5)
+    assert refused.status_code == 403
     assert answer.status_code == 200 and "3949" in answer.text
     assert answer.headers["content-type"].startswith("application/xml")
