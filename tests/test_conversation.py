@@ -18,6 +18,7 @@ from connectors.optables import (
     sms_outbox,
     suppression,
 )
+from tests.outbox import outbox_row
 from tremplin import sms_text
 from tremplin.conversation import Inbound, handle_inbound
 from tremplin.settings import Settings
@@ -37,35 +38,26 @@ def store(settings: Settings) -> OpStore:
     return OpStore(settings.opstore)
 
 
-def offer(
-    store: OpStore, vacancy: str, *, ref: int, sent_at: datetime, status: str = "sent", phone: str = PHONE
-) -> str:
+def offer(store: OpStore, vacancy: str, *, ref: int, sent_at: datetime, status: str = "sent") -> str:
     key = f"{sent_at.date().isoformat()}:S1:{vacancy}"
-    store.insert_ignoring_duplicates(
-        sms_outbox,
-        [
-            {
-                "message_id": key,
-                "run_date": sent_at.date(),
-                "seeker_id": "S1",
-                "vacancy_id": vacancy,
-                "agency_id": "FT-07-001",
-                "to_number": phone,
-                "reply_ref": ref,
-                "body": f"offre {vacancy} (réf. {ref})",
-                "segments": 1,
-                "encoding": "GSM-7",
-                "score": 0.7,
-                "explanation": {"title": f"Boulanger {vacancy}"},
-                "status": status,
-                "attempts": 1,
-                "not_before": sent_at,
-                "created_at": sent_at - timedelta(hours=9),
-                "sent_at": sent_at if status != "queued" else None,
-                "provider_sid": f"SMout{vacancy}" if status != "queued" else None,
-            }
-        ],
+    row = outbox_row(
+        1,
+        message_id=key,
+        run_date=sent_at.date(),
+        vacancy_id=vacancy,
+        to_number=PHONE,
+        reply_ref=ref,
+        body=f"offre {vacancy} (réf. {ref})",
+        score=0.7,
+        explanation={"title": f"Boulanger {vacancy}"},
+        status=status,
+        attempts=1,
+        not_before=sent_at,
+        created_at=sent_at - timedelta(hours=9),
+        sent_at=sent_at if status != "queued" else None,
+        provider_sid=f"SMout{vacancy}" if status != "queued" else None,
     )
+    store.insert_ignoring_duplicates(sms_outbox, [row])
     return key
 
 

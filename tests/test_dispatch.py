@@ -12,6 +12,7 @@ from connectors.fake_twilio import FakeTwilio
 from connectors.opstore import OpStore
 from connectors.optables import counsellor_queue, sms_outbox, suppression
 from connectors.sms import RecordingGateway, TwilioGateway
+from tests.outbox import outbox_row
 from tremplin.dispatch import dispatch, record_status_callback
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings
@@ -20,28 +21,7 @@ MONDAY_10H_PARIS = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def queue_messages(store: OpStore, numbers: list[str]) -> None:
-    rows = [
-        {
-            "message_id": f"2026-11-23:S{i}:V{i}",
-            "run_date": date(2026, 11, 23),
-            "seeker_id": f"S{i}",
-            "vacancy_id": f"V{i}",
-            "agency_id": "FT-07-001",
-            "to_number": number,
-            "reply_ref": 1,
-            "body": f"offre {i}",
-            "segments": 1,
-            "encoding": "GSM-7",
-            "score": 0.5,
-            "explanation": {"title": f"Métier {i}"},
-            "status": "queued",
-            "attempts": 0,
-            "not_before": datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
-            "created_at": datetime(2026, 11, 23, tzinfo=UTC),
-        }
-        for i, number in enumerate(numbers)
-    ]
-    store.insert_ignoring_duplicates(sms_outbox, rows)
+    store.insert_ignoring_duplicates(sms_outbox, [outbox_row(i, to_number=n) for i, n in enumerate(numbers)])
 
 
 @pytest.fixture

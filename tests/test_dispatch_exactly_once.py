@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.fake_twilio import FakeTwilio
 from connectors.opstore import OpStore
 from connectors.optables import sms_outbox
+from tests.outbox import outbox_row
 from tremplin.settings import PROJECT_ROOT
 
 MONDAY_10H_PARIS = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -27,30 +28,8 @@ MESSAGES = 40
 
 
 def _queue(store: OpStore, count: int) -> None:
-    store.insert_ignoring_duplicates(
-        sms_outbox,
-        [
-            {
-                "message_id": f"2026-11-23:S{i:03d}:V{i:03d}",
-                "run_date": date(2026, 11, 23),
-                "seeker_id": f"S{i:03d}",
-                "vacancy_id": f"V{i:03d}",
-                "agency_id": "FT-07-001",
-                "to_number": f"+33639980{i:03d}",
-                "reply_ref": 1,
-                "body": f"TREMPLIN: offre {i} (réf. 1)",
-                "segments": 1,
-                "encoding": "GSM-7",
-                "score": 0.5,
-                "explanation": {"title": f"Métier {i}"},
-                "status": "queued",
-                "attempts": 0,
-                "not_before": MONDAY_10H_PARIS - timedelta(hours=1),
-                "created_at": MONDAY_10H_PARIS - timedelta(hours=10),
-            }
-            for i in range(count)
-        ],
-    )
+    early = MONDAY_10H_PARIS - timedelta(hours=1)
+    store.insert_ignoring_duplicates(sms_outbox, [outbox_row(i, not_before=early) for i in range(count)])
 
 
 def _dispatcher(home: Path, fake: FakeTwilio, now: datetime) -> subprocess.Popen[bytes]:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from connectors.optables import (
     suppression,
 )
 from connectors.sms import TwilioGateway
+from tests.outbox import outbox_row
 from tremplin.dispatch import dispatch
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings
@@ -75,29 +76,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
 
 
 def queue_offer(store: OpStore, i: int, phone: str) -> None:
-    store.insert_ignoring_duplicates(
-        sms_outbox,
-        [
-            {
-                "message_id": f"2026-11-23:S{i}:V{i}",
-                "run_date": date(2026, 11, 23),
-                "seeker_id": f"S{i}",
-                "vacancy_id": f"V{i}",
-                "agency_id": "FT-07-001",
-                "to_number": phone,
-                "reply_ref": 1,
-                "body": f"TREMPLIN: offre Boulanger {i} à Aubenas (12 km). Répondez OUI ou NON (réf. 1).",
-                "segments": 1,
-                "encoding": "GSM-7",
-                "score": 0.7,
-                "explanation": {"title": f"Boulanger {i}"},
-                "status": "queued",
-                "attempts": 0,
-                "not_before": MONDAY_10H_PARIS - timedelta(hours=1),
-                "created_at": MONDAY_10H_PARIS - timedelta(hours=10),
-            }
-        ],
-    )
+    store.insert_ignoring_duplicates(sms_outbox, [outbox_row(i, to_number=phone, score=0.7)])
 
 
 def test_the_whole_match_ft_path_over_http(server: tuple[str, Settings]) -> None:
