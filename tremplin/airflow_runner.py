@@ -65,7 +65,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for key, value in settings.public_dict().items():
         if value is None:
             continue
-        text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        if isinstance(value, list | tuple):
+            # the separators Settings reads back: "|" between texts (they may hold commas), "," between numbers
+            text = ("|" if all(isinstance(v, str) for v in value) else ",").join(str(v) for v in value)
+        else:
+            text = str(value)
         env[f"TREMPLIN_{key.upper()}"] = text
     if settings.twilio_auth_token:
         env["TREMPLIN_TWILIO_AUTH_TOKEN"] = settings.twilio_auth_token
