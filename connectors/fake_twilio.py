@@ -2,32 +2,27 @@
 
 Used in tests as::
 
-    with FakeTwilio(latency=0.05, auto_status=("sent", "delivered")) as fake:
-        gateway = TwilioGateway(fake.account_sid, fake.auth_token, "TREMPLIN", base_url=fake.base_url)
+    with FakeTwilio(latency=0.05) as fake:
+        gateway = fake.gateway(status_callback="http://127.0.0.1:8000/twilio/status")
         fake.fail_next(400, 21211, "The 'To' number is not a valid phone number.")
-        gateway.client.messages.list(to="+33612345678", limit=100)  # list and fetch work too
-        fake.wait_idle()  # the background status callbacks are done
+        fake.set_status(fake.messages[0]["sid"], "delivered")  # POSTs the signed status callback
         fake.inbound("http://127.0.0.1:8000/twilio/inbound", from_="+33612345678", body="STOP")
 
-What it plays of Twilio:
+What it plays of Twilio, no more than what ``connectors.sms.TwilioGateway`` and the webhooks use:
 
 * ``POST .../Messages.json`` creates a message (status ``queued``); with ``latency`` the message is
   recorded first and answered later, like Twilio, where a client that dies before the answer has still
   sent its message.
-* ``GET .../Messages.json`` lists messages newest first with Twilio's filters (``To``, ``From``,
-  ``DateSent``, ``DateSent<``, ``DateSent>``) and paging (``PageSize``, ``Page``, ``PageToken``), in the
-  2010-04-01 list shape the official client pages through (``next_page_uri``).
-* ``GET .../Messages/{Sid}.json`` fetches one message.
-* ``set_status`` (or ``auto_status``) moves a message on and POSTs the signed status callback; ``inbound``
-  POSTs a signed incoming-message webhook, as Twilio does when a person texts back.
+* ``GET .../Messages.json`` lists messages newest first, filtered by ``To`` and ``From``, one page of
+  ``PageSize`` (``next_page_uri`` is always null), in the 2010-04-01 list shape the official client reads.
+* ``set_status`` moves a message on and POSTs the signed status callback; ``inbound`` POSTs a signed
+  incoming-message webhook, as Twilio does when a person texts back.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
 import json
-import re
 import sys
 import threading
 import time
@@ -36,8 +31,7 @@ import urllib.request
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from datetime import date
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -45,6 +39,7 @@ from urllib.parse import parse_qs, urlencode
 
 from twilio.request_validator import RequestValidator
 
+from connectors.sms import TwilioGateway
 from tremplin.sms_text import segments
 
 API_VERSION = "2010-04-01"
@@ -52,11 +47,6 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 CALLBACK_TIMEOUT = 10.0  # seconds, for status callbacks and inbound webhooks
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-_MESSAGES = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
-_MESSAGE = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
-_LIST_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")
-# Statuses a message only reaches once Twilio has handed it to the carrier: they carry a date_sent.
-_SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "read"})
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -65,18 +55,15 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
 
 
 class FakeTwilio:
-    """A threaded HTTP server on 127.0.0.1 answering Twilio's Messages API (create, list, fetch).
+    """A threaded HTTP server on 127.0.0.1 answering Twilio's Messages API (create and list).
 
     ``requests`` lists every request received (form fields, or query parameters for a GET, plus
-    ``method``, ``path`` with its query string and ``auth``, the decoded basic-auth pair or None).
-    ``messages`` holds the created messages as Twilio returns them, oldest first. ``callbacks`` lists the
-    status callbacks posted (``url``, ``params``, ``status``: the HTTP status or None, ``error``).
+    ``method``, ``path`` with its query string and ``auth``, the decoded basic-auth pair or None);
+    ``posts`` only the POSTs. ``messages`` holds the created messages as Twilio returns them, oldest first.
 
     ``fail_next(status, code, message)`` queues an error answer for the next message create;
     ``stall_next(seconds)`` delays the answer to the next request of any kind (for client timeouts).
     ``latency`` delays every successful create's answer *after* the message is recorded.
-    ``auto_status`` (for example ``("sent", "delivered")``) moves each created message through these
-    statuses in a background thread once the create is answered; ``wait_idle()`` waits for them.
     """
 
     def __init__(
@@ -85,23 +72,16 @@ class FakeTwilio:
         auth_token: str = "fake-auth-token",
         *,
         latency: float = 0.0,
-        auto_status: tuple[str, ...] = (),
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.latency = latency
-        self.auto_status = tuple(auto_status)
         self.requests: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
-        self.callbacks: list[dict[str, Any]] = []
         self._faults: deque[tuple[int, int | None, str]] = deque()
         self._stalls: deque[float] = deque()
         self._lock = threading.Lock()
-        self._order: dict[str, int] = {}  # sid -> creation counter (dates have one-second precision)
-        self._counter = itertools.count()
         self._status_callbacks: dict[str, str] = {}  # sid -> StatusCallback URL given at creation
-        self._pending = 0  # background status threads not finished yet
-        self._idle = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -150,12 +130,23 @@ class FakeTwilio:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        """The POST requests received (message creates, and attempts at them), oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r["method"] == "POST"]
+
+    def gateway(self, sender: str = "TREMPLIN", **kwargs: Any) -> TwilioGateway:
+        """A ``TwilioGateway`` with this fake's credentials, pointed at it; ``kwargs`` go to the gateway
+        (``status_callback``, ``timeout``)."""
+        return TwilioGateway(self.account_sid, self.auth_token, sender, base_url=self.base_url, **kwargs)
+
     # --- fault injection ---
 
     def fail_next(self, status: int, code: int | None = None, message: str | None = None) -> None:
         """Answer the next valid message create with this error (queued: call several times for several).
 
-        Lists and fetches are never failed by this.
+        Lists are never failed by this.
         """
         with self._lock:
             self._faults.append((status, code, message or f"Fake error {code or status}"))
@@ -177,12 +168,9 @@ class FakeTwilio:
             message = next((m for m in self.messages if m["sid"] == sid), None)
             if message is None:
                 raise KeyError(f"no message {sid}")
-            now = formatdate(usegmt=True)
             message["status"] = status
             message["error_code"] = error_code
-            message["date_updated"] = now
-            if status in _SENT_STATUSES and message.get("date_sent") is None:
-                message["date_sent"] = now
+            message["date_updated"] = formatdate(usegmt=True)
             url = self._status_callbacks.get(sid)
             params = {
                 "MessageSid": sid,
@@ -190,30 +178,16 @@ class FakeTwilio:
                 "MessageStatus": status,
                 "SmsStatus": status,
                 "AccountSid": self.account_sid,
-                "From": str(message.get("from") or ""),
-                "To": str(message.get("to") or ""),
+                "From": str(message["from"]),
+                "To": str(message["to"]),
                 "ApiVersion": API_VERSION,
             }
         if url is None:
             return None
         if error_code is not None:
             params["ErrorCode"] = str(error_code)
-        entry: dict[str, Any] = {"url": url, "params": params, "status": None, "error": None}
-        try:
-            entry["status"], _ = _post_form(url, params, twilio_signature(self.auth_token, url, params))
-        except OSError as exc:  # URLError and socket errors: nobody answered
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            with self._lock:
-                self.callbacks.append(entry)
-        return int(entry["status"])
-
-    def wait_idle(self, timeout: float = 10) -> None:
-        """Wait until every background ``auto_status`` callback is done; TimeoutError after ``timeout`` s."""
-        with self._idle:
-            if not self._idle.wait_for(lambda: self._pending == 0, timeout=timeout):
-                raise TimeoutError(f"{self._pending} status callback thread(s) still running after {timeout} s")
+        status_code, _ = _post_form(url, params, twilio_signature(self.auth_token, url, params))
+        return status_code
 
     def inbound(
         self,
@@ -252,24 +226,11 @@ class FakeTwilio:
             signature = twilio_signature(self.auth_token, url, params)
         return _post_form(url, params, signature)
 
-    def _auto_status(self, sid: str) -> None:
-        try:
-            for status in self.auto_status:
-                try:
-                    self.set_status(sid, status)
-                except Exception:  # recorded in self.callbacks (or the message vanished): go on like Twilio
-                    continue
-        finally:
-            with self._idle:
-                self._pending -= 1
-                self._idle.notify_all()
-
     # --- handling ---
 
     def _handle(self, http: BaseHTTPRequestHandler) -> None:
         length = int(http.headers.get("Content-Length") or 0)
-        raw = http.rfile.read(length).decode() if length else ""
-        form = _form(raw)
+        form = _form(http.rfile.read(length).decode() if length else "")
         path, _, query = http.path.partition("?")
         record: dict[str, Any] = {
             **(_form(query) if http.command == "GET" else form),
@@ -285,23 +246,12 @@ class FakeTwilio:
 
         if record["auth"] != (self.account_sid, self.auth_token):
             self._error(http, 401, 20003, "Authenticate")
-            return
-        collection, instance = _MESSAGES.match(path), _MESSAGE.match(path)
-        match = collection or instance
-        if match is None:
+        elif path != f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json":
             self._error(http, 404, 20404, f"The requested resource {path} was not found")
-            return
-        if match["account"] != self.account_sid:
-            self._error(http, 403, 20003, "Permission denied: account sid does not match credentials")
-            return
-        if collection is not None and http.command == "POST":
+        elif http.command == "POST":
             self._create(http, form)
-        elif collection is not None and http.command == "GET":
-            self._list(http, path, query)
-        elif instance is not None and http.command == "GET":
-            self._fetch(http, path, instance["sid"])
         else:
-            self._error(http, 405, 20004, "Method not allowed")
+            self._list(http, path, query)
 
     def _create(self, http: BaseHTTPRequestHandler, form: dict[str, Any]) -> None:
         with self._lock:
@@ -309,13 +259,11 @@ class FakeTwilio:
         if fault is not None:
             self._error(http, *fault)
             return
-        if not form.get("To"):
-            self._error(http, 400, 21604, "A 'To' phone number is required.")
-            return
-        if not (form.get("From") or form.get("MessagingServiceSid")):
-            self._error(http, 400, 21603, "A 'From' phone number is required.")
-            return
-        if not (form.get("Body") or form.get("MediaUrl")):
+        for field, code, what in (("To", 21604, "A 'To' phone number"), ("From", 21603, "A 'From' phone number")):
+            if not form.get(field):
+                self._error(http, 400, code, f"{what} is required.")
+                return
+        if not form.get("Body"):
             self._error(http, 400, 21602, "Message body is required.")
             return
 
@@ -332,100 +280,46 @@ class FakeTwilio:
             "direction": "outbound-api",
             "error_code": None,
             "error_message": None,
-            "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "from": form["From"],
             "num_media": "0",
             "num_segments": str(segments(body)),
             "price": None,
             "price_unit": "USD",
             "sid": sid,
             "status": "queued",
-            "subresource_uris": {"media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
             "to": form["To"],
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
         answer = dict(message)  # the answer shows the message as created, whatever happens meanwhile
-        auto = bool(self.auto_status)
         with self._lock:
             # Recorded before answering: a client killed during the latency has still sent the message.
             self.messages.append(message)
-            self._order[sid] = next(self._counter)
             if form.get("StatusCallback"):
                 self._status_callbacks[sid] = str(form["StatusCallback"])
-            if auto:
-                self._pending += 1  # counted now, so wait_idle() right after the 201 cannot miss it
-        try:
-            if self.latency > 0:
-                time.sleep(self.latency)
-            self._reply(http, 201, answer)
-        finally:
-            if auto:
-                threading.Thread(target=self._auto_status, args=(sid,), name=f"fake-twilio-{sid}", daemon=True).start()
+        if self.latency > 0:
+            time.sleep(self.latency)
+        self._reply(http, 201, answer)
 
     def _list(self, http: BaseHTTPRequestHandler, path: str, query: str) -> None:
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        filters = {name: params[name] for name in _LIST_FILTERS if params.get(name)}
         try:
             page_size = min(int(params.get("PageSize") or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
-            page = int(params.get("Page") or 0)
-            if page_size < 1 or page < 0:
-                raise ValueError("negative")
         except ValueError:
-            self._error(http, 400, 20001, "Invalid paging parameter: PageSize and Page must be whole numbers")
+            page_size = 0
+        if page_size < 1:
+            self._error(http, 400, 20001, "Invalid PageSize: a whole number from 1 is expected")
             return
-        try:
-            dates = {name: date.fromisoformat(value[:10]) for name, value in filters.items() if name[:8] == "DateSent"}
-        except ValueError:
-            self._error(http, 400, 20001, "Invalid DateSent: expected YYYY-MM-DD")
-            return
-
-        with self._lock:
-            ordered = sorted(
-                enumerate(self.messages), key=lambda item: (self._order.get(item[1]["sid"], -1), item[0]), reverse=True
-            )
-            rows = [dict(m) for _, m in ordered if _matches(m, filters, dates)]
-
-        start_index = page * page_size
-        token = params.get("PageToken")
-        if token:
-            index = next((i for i, m in enumerate(rows) if m["sid"] == token[2:]), None)
-            if index is None or token[:2] not in ("PA", "PB"):
-                self._error(http, 400, 20001, f"Invalid PageToken {token}")
-                return
-            start_index = index + 1 if token[:2] == "PA" else max(index - page_size, 0)
-        records = rows[start_index : start_index + page_size]
-
-        def uri(page_number: int, page_token: str | None = None) -> str:
-            fields = {**filters, "PageSize": str(page_size), "Page": str(page_number)}
-            if page_token:
-                fields["PageToken"] = page_token
-            return f"{path}?{urlencode(fields)}"
-
-        has_next = start_index + page_size < len(rows) and bool(records)
-        has_previous = page > 0 and start_index > 0
-        start = page * page_size
+        wanted = {"to": params.get("To"), "from": params.get("From")}  # Twilio's exact-match filters
+        with self._lock:  # self.messages is in creation order: newest first is the reverse
+            rows = [dict(m) for m in reversed(self.messages) if all(not v or m[k] == v for k, v in wanted.items())]
         payload = {
-            "end": start + max(len(records) - 1, 0),
-            "first_page_uri": uri(0),
-            "messages": records,
-            "next_page_uri": uri(page + 1, "PA" + records[-1]["sid"]) if has_next else None,
-            "page": page,
+            "messages": rows[:page_size],
+            "next_page_uri": None,  # one page only: callers ask for as many rows as they need
+            "page": 0,
             "page_size": page_size,
-            "previous_page_uri": (
-                uri(page - 1, "PB" + records[0]["sid"] if records else None) if has_previous else None
-            ),
-            "start": start,
-            "uri": uri(page, token),
+            "uri": f"{path}?{query}" if query else path,
         }
         self._reply(http, 200, payload)
-
-    def _fetch(self, http: BaseHTTPRequestHandler, path: str, sid: str) -> None:
-        with self._lock:
-            message = next((dict(m) for m in self.messages if m["sid"] == sid), None)
-        if message is None:
-            self._error(http, 404, 20404, f"The requested resource {path} was not found")
-            return
-        self._reply(http, 200, message)
 
     def _error(self, http: BaseHTTPRequestHandler, status: int, code: int | None, message: str) -> None:
         # Twilio's legacy error body; a null code lets tests see an error without a Twilio code.
@@ -435,22 +329,14 @@ class FakeTwilio:
             "more_info": f"https://www.twilio.com/docs/errors/{code}" if code else None,
             "status": status,
         }
-        extra = {"Retry-After": "1"} if status == 429 else {}
-        self._reply(http, status, payload, extra)
+        self._reply(http, status, payload)
 
     @staticmethod
-    def _reply(
-        http: BaseHTTPRequestHandler,
-        status: int,
-        payload: dict[str, Any],
-        extra: dict[str, str] | None = None,
-    ) -> None:
+    def _reply(http: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
         http.send_response(status)  # buffered until end_headers
         http.send_header("Content-Type", "application/json; charset=utf-8")
         http.send_header("Content-Length", str(len(data)))
-        for name, value in (extra or {}).items():
-            http.send_header(name, value)
         try:
             http.end_headers()
             http.wfile.write(data)
@@ -494,24 +380,6 @@ def _post_form(url: str, params: Mapping[str, str], signature: str | None) -> tu
 
 def _form(raw: str) -> dict[str, Any]:
     return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw, keep_blank_values=True).items()}
-
-
-def _matches(message: Mapping[str, Any], filters: Mapping[str, str], dates: Mapping[str, date]) -> bool:
-    """Twilio's list filters: To and From exactly, DateSent* on the GMT day the message was sent."""
-    if "To" in filters and message.get("to") != filters["To"]:
-        return False
-    if "From" in filters and message.get("from") != filters["From"]:
-        return False
-    if not dates:
-        return True
-    if not message.get("date_sent"):
-        return False  # not sent yet: no DateSent filter matches
-    sent = parsedate_to_datetime(str(message["date_sent"])).date()
-    if "DateSent" in dates and sent != dates["DateSent"]:
-        return False
-    if "DateSent<" in dates and sent > dates["DateSent<"]:
-        return False
-    return not ("DateSent>" in dates and sent < dates["DateSent>"])
 
 
 def _basic_auth(http: BaseHTTPRequestHandler) -> tuple[str, str] | None:

@@ -25,10 +25,11 @@ from connectors.optables import (
     OPEN,
     OPT_OUT,
     QUEUED,
+    SAID_YES,
     SENDING,
     SENT,
+    STATE_DECLINED,
     STATUS_RANK,
-    TO_CALL,
     UNDELIVERABLE,
     UNDELIVERED,
     conversations,
@@ -75,6 +76,16 @@ class OpStore:
     def begin(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _within(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction when it passes one (several changes that must stand or fall together),
+        else a transaction of its own."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.begin() as own:
+                yield own
 
     def insert_ignore(self, table: sa.Table) -> Any:
         """An INSERT that skips rows whose primary or unique key exists already (SQLite and PostgreSQL)."""
@@ -133,7 +144,7 @@ class OpStore:
         )
         open_items = (
             sa.select(counsellor_queue.c.seeker_id)
-            .where(counsellor_queue.c.status == "open", counsellor_queue.c.run_date < run_date)
+            .where(counsellor_queue.c.status == OPEN, counsellor_queue.c.run_date < run_date)
             .distinct()
         )
         with self.begin() as conn:
@@ -197,7 +208,7 @@ class OpStore:
         about the match, never exported as a refused offer). Conversations opened before ``until`` only,
         so that a re-run of a night reads what the first run read."""
         o, conv = sms_outbox, conversations
-        label = sa.case((conv.c.state.in_(["screening", "interested"]), 1), else_=0)
+        label = sa.case((conv.c.state.in_(SAID_YES), 1), else_=0)
         query = (
             sa.select(
                 o.c.run_date.label("day"),
@@ -207,7 +218,7 @@ class OpStore:
                 sa.case((label == 1, "sms_oui"), else_="sms_non").label("source"),
             )
             .select_from(o.join(conv, conv.c.conversation_id == o.c.message_id))
-            .where(conv.c.state.in_(["screening", "interested", "declined"]), conv.c.opened_at < until)
+            .where(conv.c.state.in_([*SAID_YES, STATE_DECLINED]), conv.c.opened_at < until)
         )
         with self.begin() as conn:
             rows = conn.execute(query).all()
@@ -257,12 +268,7 @@ class OpStore:
                 return "opted_out"
             if kind == UNDELIVERABLE:
                 return "number_undeliverable"
-            closed = conn.execute(
-                sa.select(vacancy_closures.c.vacancy_id).where(
-                    vacancy_closures.c.vacancy_id == message["vacancy_id"], vacancy_closures.c.closed_on <= today
-                )
-            ).first()
-            if closed is not None:
+            if self.vacancy_closed(message["vacancy_id"], today, conn=conn):
                 return "vacancy_closed"
             contacted = conn.execute(
                 sa.select(counsellor_queue.c.item_id).where(
@@ -289,30 +295,28 @@ class OpStore:
         return bool(result.rowcount)
 
     def record_sent(self, message_id: str, sid: str, at: datetime) -> bool:
-        """sending -> sent with the provider's sid; then applies any status callback that came first."""
-        moved = self.set_status(message_id, SENT, expect=SENDING, provider_sid=sid, sent_at=at, status_at=at)
-        if moved:
-            with self.begin() as conn:
-                events = conn.execute(
-                    sa.select(sms_status_events.c.status, sms_status_events.c.error_code)
-                    .where(sms_status_events.c.message_sid == sid)
-                    .order_by(sms_status_events.c.event_id)
-                ).all()
-            for status, code in events:
-                self.apply_status(sid, status, code, at)
-        return moved
+        """sending -> sent with the provider's sid (False when the message was not in "sending")."""
+        return self.set_status(message_id, SENT, expect=SENDING, provider_sid=sid, sent_at=at, status_at=at)
 
     def record_status_event(self, sid: str, status: str, error_code: int | None, at: datetime) -> bool:
-        """Store a provider status callback once (False for a replay), then apply it to the outbox."""
+        """Store a provider status callback once; False for a replay."""
         with self.begin() as conn:
             added = conn.execute(
                 self.insert_ignore(sms_status_events).values(
                     message_sid=sid, status=status, error_code=error_code, received_at=at
                 )
             ).rowcount
-        if added:
-            self.apply_status(sid, status, error_code, at)
         return bool(added)
+
+    def status_events(self, sid: str) -> list[tuple[str, int | None]]:
+        """The stored callbacks of a message, oldest first (some arrive before its sid is recorded)."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(sms_status_events.c.status, sms_status_events.c.error_code)
+                .where(sms_status_events.c.message_sid == sid)
+                .order_by(sms_status_events.c.event_id)
+            ).all()
+        return [(status, code) for status, code in rows]
 
     def apply_status(self, sid: str, status: str, error_code: int | None, at: datetime) -> dict[str, Any] | None:
         """Move the message with this sid forward to ``status`` (never back); returns the row if it moved."""
@@ -328,68 +332,104 @@ class OpStore:
             ).first()
         return dict(row._mapping) if row is not None else None
 
-    def message_by_sid(self, sid: str) -> dict[str, Any] | None:
-        with self.begin() as conn:
-            row = conn.execute(sa.select(sms_outbox).where(sms_outbox.c.provider_sid == sid)).first()
-        return dict(row._mapping) if row is not None else None
-
-    def to_counsellor(self, message: Mapping[str, Any], *, reason: str, at: datetime) -> bool:
-        """Put an SMS offer that cannot reach the seeker in the agency's "to call" queue."""
-        return bool(
-            self.insert_ignoring_duplicates(
-                counsellor_queue,
-                [
-                    {
-                        "item_id": message["message_id"],
-                        "run_date": message["run_date"],
-                        "agency_id": message["agency_id"],
-                        "seeker_id": message["seeker_id"],
-                        "vacancy_id": message["vacancy_id"],
-                        "queue": TO_CALL,
-                        "reason": reason,
-                        "score": message["score"],
-                        "explanation": message["explanation"],
-                        "status": OPEN,
-                        "created_at": at,
-                        "updated_at": at,
-                        "version": 1,
-                    }
-                ],
+    def queue_offer(
+        self,
+        message: Mapping[str, Any],
+        *,
+        queue: str,
+        reason: str,
+        at: datetime,
+        conversation_id: str | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """Put an SMS offer in its agency's counsellor queue (``to_call`` or ``interested``); an item already
+        there for this seeker and vacancy is moved to that queue and reopened."""
+        with self._within(conn) as tx:
+            existing = tx.execute(
+                sa.select(counsellor_queue.c.item_id).where(
+                    counsellor_queue.c.seeker_id == message["seeker_id"],
+                    counsellor_queue.c.vacancy_id == message["vacancy_id"],
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                tx.execute(
+                    sa.update(counsellor_queue)
+                    .where(counsellor_queue.c.item_id == existing)
+                    .values(
+                        queue=queue,
+                        reason=reason,
+                        status=OPEN,
+                        conversation_id=conversation_id,
+                        updated_at=at,
+                        version=counsellor_queue.c.version + 1,
+                    )
+                )
+                return
+            tx.execute(
+                sa.insert(counsellor_queue).values(
+                    item_id=message["message_id"],
+                    run_date=message["run_date"],
+                    agency_id=message["agency_id"],
+                    seeker_id=message["seeker_id"],
+                    vacancy_id=message["vacancy_id"],
+                    queue=queue,
+                    reason=reason,
+                    score=message["score"],
+                    explanation=message["explanation"],
+                    status=OPEN,
+                    conversation_id=conversation_id,
+                    created_at=at,
+                    updated_at=at,
+                    version=1,
+                )
             )
-        )
 
-    def is_suppressed(self, phone: str) -> bool:
-        with self.begin() as conn:
-            found = conn.execute(sa.select(suppression.c.phone).where(suppression.c.phone == phone)).first()
-        return found is not None
-
-    def suppress(self, phone: str, *, reason: str, source: str, now: datetime, kind: str = OPT_OUT) -> None:
-        """Add the number to the suppression list; an opt-out replaces an "undeliverable" mark."""
-        with self.begin() as conn:
+    def suppress(
+        self,
+        phone: str,
+        *,
+        reason: str,
+        source: str,
+        now: datetime,
+        kind: str = OPT_OUT,
+        conn: Connection | None = None,
+    ) -> None:
+        """Add the number to the suppression list and drop what is still queued for it; an opt-out
+        replaces an "undeliverable" mark."""
+        with self._within(conn) as tx:
             if kind == OPT_OUT:
-                conn.execute(sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind != OPT_OUT))
-            conn.execute(
+                tx.execute(sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind != OPT_OUT))
+            tx.execute(
                 self.insert_ignore(suppression),
                 [{"phone": phone, "kind": kind, "reason": reason, "source": source, "created_at": now}],
             )
+            tx.execute(
+                sa.update(sms_outbox)
+                .where(sms_outbox.c.to_number == phone, sms_outbox.c.status == QUEUED)
+                .values(
+                    status=DROPPED,
+                    status_reason="opted_out" if kind == OPT_OUT else "number_undeliverable",
+                    status_at=now,
+                )
+            )
 
-    def unsuppress(self, phone: str) -> bool:
+    def unsuppress(self, phone: str, conn: Connection | None = None) -> bool:
         """START: lift an opt-out (an "undeliverable" mark stays). Returns whether one was lifted."""
-        with self.begin() as conn:
-            result = conn.execute(
+        with self._within(conn) as tx:
+            result = tx.execute(
                 sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind == OPT_OUT)
             )
         return bool(result.rowcount)
 
-    def drop_queued_for(self, phone: str, reason: str) -> int:
-        """Drop every message still waiting for this number (after STOP)."""
-        with self.begin() as conn:
-            result = conn.execute(
-                sa.update(sms_outbox)
-                .where(sms_outbox.c.to_number == phone, sms_outbox.c.status == QUEUED)
-                .values(status=DROPPED, status_reason=reason)
-            )
-        return int(result.rowcount)
+    def vacancy_closed(self, vacancy_id: str, today: date, conn: Connection | None = None) -> bool:
+        """Whether the vacancy is closed on ``today`` (a French calendar day)."""
+        with self._within(conn) as tx:
+            found = tx.execute(
+                sa.select(vacancy_closures.c.vacancy_id).where(
+                    vacancy_closures.c.vacancy_id == vacancy_id, vacancy_closures.c.closed_on <= today
+                )
+            ).first()
+        return found is not None
 
     def close_vacancy(self, vacancy_id: str, *, closed_on: date, reason: str, source: str, now: datetime) -> None:
         """From ``closed_on``, offers of this vacancy still in the outbox are dropped, not sent."""

@@ -29,6 +29,17 @@ OPT_OUT, UNDELIVERABLE = "opt_out", "undeliverable"
 TO_CALL, INTERESTED, FLAGGED = "to_call", "interested", "flagged"
 OPEN = "open"
 
+# states of the SMS conversation about one offer (no row yet: the offer waits for an answer)
+STATE_CLARIFYING, STATE_SCREENING, STATE_INTERESTED = "clarifying", "screening", "interested"
+STATE_DECLINED, STATE_TO_COUNSELLOR, STATE_OPTED_OUT, STATE_VACANCY_CLOSED = (
+    "declined",
+    "to_counsellor",
+    "opted_out",
+    "vacancy_closed",
+)
+OPEN_STATES = (STATE_CLARIFYING, STATE_SCREENING)  # the conversation still expects an answer
+SAID_YES = (STATE_SCREENING, STATE_INTERESTED)  # the seeker answered OUI
+
 sms_outbox = sa.Table(
     "sms_outbox",
     metadata,
@@ -92,7 +103,6 @@ conversations = sa.Table(
     sa.Column("seeker_id", sa.String(64), nullable=False, index=True),
     sa.Column("vacancy_id", sa.String(64), nullable=False),
     sa.Column("phone", sa.String(20), nullable=False, index=True),
-    # clarifying | screening | interested | declined | to_counsellor | opted_out
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("step", sa.Integer, nullable=False, default=0),  # index of the screening question asked
     sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),

@@ -28,6 +28,8 @@ ROME_FILES = {
 }
 COMMUNES_FILE = "communes_coordinates.csv"
 DENSITY_FILE = "insee_grille_densite_7_niveaux_2024.csv"
+# 150 real France Travail offers (Ardèche, May 2025), for the demo, the quality benchmark and tests
+REAL_OFFERS_FILE = Path("offers") / "france_travail_offres_ardeche_2025-05.jsonl"
 ROME_CODE_PATTERN = r"^[A-N]\d{4}$"
 
 
@@ -46,6 +48,11 @@ class Rome:
     def core_items(self) -> pl.DataFrame:
         """rome_code, item_code of every sheet's core items (coeur_metier "Principale")."""
         return self.sheet_items.filter(pl.col("core")).select(c.ROME_CODE, "item_code")
+
+    @property
+    def title_labels(self) -> pl.DataFrame:
+        """rome_code, label of every job title and sheet label: what free-text titles are matched against."""
+        return pl.concat([self.appellations.select(c.ROME_CODE, "label"), self.sheets.select(c.ROME_CODE, "label")])
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ import polars as pl
 from matching import columns as c
 
 EXPLANATION = "explanation"
+MATCHED_LABELS = "matched_skill_labels"
+MISSING_LABELS = "missing_skill_labels"
 MAX_LISTED = 3
 RELATIONS = {
     "same_sheet": "C'est le métier que vous recherchez.",
@@ -70,7 +72,7 @@ def with_explanations(matches: pl.DataFrame, item_labels: pl.DataFrame) -> pl.Da
         )
     ]
     return matches.with_columns(
-        pl.Series("matched_skill_labels", matched, dtype=pl.List(pl.String)),
-        pl.Series("missing_skill_labels", missing, dtype=pl.List(pl.String)),
+        pl.Series(MATCHED_LABELS, matched, dtype=pl.List(pl.String)),
+        pl.Series(MISSING_LABELS, missing, dtype=pl.List(pl.String)),
         pl.Series(EXPLANATION, texts, dtype=pl.String),
     )

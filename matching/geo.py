@@ -38,3 +38,17 @@ def planar_km(lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]
     x = np.asarray(lon, dtype=np.float64) * KM_PER_DEGREE * np.cos(np.radians(NORTHERNMOST_LATITUDE))
     y = np.asarray(lat, dtype=np.float64) * KM_PER_DEGREE
     return x, y
+
+
+def z_order(fx: npt.NDArray[np.int64], fy: npt.NDArray[np.int64], *, bits: int = 16) -> npt.NDArray[np.int64]:
+    """Morton code of non-negative cell coordinates (``bits`` bits each): nearby cells get nearby codes.
+
+    The bits of x and y are interleaved, x first:
+
+    >>> z_order(np.array([0, 1, 0, 1, 2]), np.array([0, 0, 1, 1, 0])).tolist()
+    [0, 1, 2, 3, 4]
+    """
+    code = np.zeros(len(fx), dtype=np.int64)
+    for bit in range(bits):
+        code |= ((fx >> bit) & 1) << (2 * bit) | ((fy >> bit) & 1) << (2 * bit + 1)
+    return code

@@ -7,7 +7,7 @@ dropped) and gender forms split: "Vendeur / Vendeuse en prêt-à-porter" gives "
 endings cut, small words dropped). A label scores its character cosine plus a share of rapidfuzz's
 token-set ratio and of a same-first-word flag. A concept then gathers its evidence: its best label, shares
 of its second and third best and of how many of its labels came up (ROME sheets hold several close
-titles), the cosine against all its labels as one document, optional descriptions and encoder, and a
+titles), the cosine against all its labels as one document, optional descriptions, and a
 large bonus for a label with the query's very stems. The weights were tuned on held-out ROME synonym
 titles, on a split distinct from the one the quality figures are reported on (``tremplin.normalize_quality``).
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +35,6 @@ from sparse_dot_topn import sp_matmul_topn
 CONCEPT_ID, LABEL, QUERY_ID, TEXT, RANK, SCORE = "concept_id", "label", "query_id", "text", "rank", "score"
 RESULT_SCHEMA = {QUERY_ID: pl.String, RANK: pl.Int32, CONCEPT_ID: pl.String, SCORE: pl.Float64}
 
-# An encoder maps texts to L2-normalized dense vectors (one row per text); it is passed in, never loaded here.
-Encoder = Callable[[list[str]], np.ndarray]
 
 # Short forms seen in job ads and profiles; a dot is optional unless the bare form is a French word.
 _ABBREVIATIONS = {
@@ -208,7 +206,6 @@ class Weights:
     word: float = 0.0  # cosine of stemmed-word TF-IDF (its candidates and concept documents still count)
     fuzzy: float = 0.3  # rapidfuzz token-set ratio on stemmed words: forgives word order and extra words
     head: float = 0.05  # 1 when the first stemmed word (the trade: "vendeur", "technicien") is the same
-    encoder: float = 0.0  # cosine of the dense encoder (only with an encoder)
     second: float = 0.05  # share of the concept's second-best label
     third: float = 0.2  # share of the concept's third-best label
     votes: float = 0.2  # times log(1 + number of the concept's labels among the candidates), scaled
@@ -247,8 +244,6 @@ class TaxonomyIndex:
     weights: Weights
     description_vectorizer: TfidfVectorizer | None = None
     description_t: sp.csr_matrix | None = None  # word prefixes x concepts, from the descriptions
-    encoder: Encoder | None = None
-    dense: np.ndarray | None = None  # labels x encoder dimensions
 
     @property
     def concepts(self) -> np.ndarray:
@@ -263,13 +258,11 @@ class TaxonomyIndex:
         char_ngrams: tuple[int, int] = (2, 4),
         weights: Weights | None = None,
         descriptions: pl.DataFrame | None = None,
-        encoder: Encoder | None = None,
     ) -> TaxonomyIndex:
         """Index a frame with ``concept_id`` and ``label`` (many labels per concept allowed).
 
         ``descriptions`` (``concept_id``, ``text``; definitions, skills) adds a cosine against each
-        concept's texts with weight ``weights.description``; ``encoder`` (texts to L2-normalized vectors)
-        adds a dense cosine with weight ``weights.encoder``. Without them the index is lexical, on labels only.
+        concept's texts with weight ``weights.description``. Without them the index is lexical, on labels only.
         """
         rows = sorted(
             {
@@ -311,13 +304,9 @@ class TaxonomyIndex:
             weights=weights or Weights(),
             description_vectorizer=description_vectorizer,
             description_t=description_t,
-            encoder=encoder,
-            dense=encoder(folded) if encoder is not None else None,
         )
 
-    def features(
-        self, queries: Sequence[str], *, candidates: int = 50, threads: int = 2, every_signal: bool = True
-    ) -> pl.DataFrame:
+    def features(self, queries: Sequence[str], *, candidates: int = 50, threads: int = 2) -> pl.DataFrame:
         """Every candidate (query row, label row) with each similarity signal, for scoring and tuning.
 
         Candidates are the union of the best labels by character and by word cosine; a character cosine
@@ -340,16 +329,6 @@ class TaxonomyIndex:
         q_word = sp.csr_matrix(self.word_vectorizer.transform(form_stems))
         by_char = top(sp.csr_matrix(self.char_vectorizer.transform(form_text)), self.char_t, "char", "label")
         by_word = top(q_word, self.word_t, "word", "label")
-        q_dense = None
-        if self.encoder is not None and self.dense is not None:
-            # the encoder also proposes candidates: synonyms that share no letters ("orthodontiste", "dentiste")
-            q_dense = self.encoder(form_text)
-            n = min(candidates, self.dense.shape[0])
-            nearest = np.argpartition(-(q_dense @ self.dense.T), n - 1, axis=1)[:, :n]
-            by_dense = pl.DataFrame(
-                {"form": np.repeat(np.arange(len(forms)), n), "label": nearest.ravel().astype(np.int64)}
-            )
-            by_word = by_word.join(by_dense, on=["form", "label"], how="full", coalesce=True)
         by_concept = top(q_word, self.concept_t, "concept_cos", "concept")
         floor = by_char.group_by("form").agg(pl.col("char").min().alias("floor"))
         pairs = (
@@ -370,8 +349,8 @@ class TaxonomyIndex:
                 dtype=np.float64,
                 count=len(rows),
             )
-            if every_signal or self.weights.fuzzy
-            else np.zeros(len(rows))
+            if self.weights.fuzzy
+            else np.zeros(len(rows))  # a variant without it (the benchmark) spares the slowest signal
         )
         form_heads = [s.split(" ", 1)[0] for s in form_stems]
         head = np.fromiter(
@@ -384,10 +363,6 @@ class TaxonomyIndex:
             count=len(rows),
         )
         signals = [pl.Series("fuzzy", fuzzy), pl.Series("head", head), pl.Series("exact", exact)]
-        if q_dense is not None and self.dense is not None:
-            signals.append(pl.Series("dense", np.einsum("ij,ij->i", q_dense[rows], self.dense[cols])))
-        else:
-            signals.append(pl.Series("dense", np.zeros(len(rows))))
         pairs = pairs.with_columns(signals)
         per_concept = by_concept
         if self.description_vectorizer is not None and self.description_t is not None:
@@ -415,26 +390,19 @@ class TaxonomyIndex:
                 "fuzzy",
                 "head",
                 "exact",
-                "dense",
                 "concept_cos",
                 "description",
             )
         )
 
-    def rank(self, features: pl.DataFrame, *, weights: Weights | None = None) -> pl.DataFrame:
+    def rank(self, features: pl.DataFrame) -> pl.DataFrame:
         """Concepts per query row: (query, concept, score, evidence), best first by evidence.
 
         ``evidence`` orders the concepts; ``score`` in [0, 1] is the similarity of the concept's best label
         (the weighted label signals over their total weight), which is what a threshold should look at.
         """
-        w = weights or self.weights
-        label = (
-            w.char * pl.col("char")
-            + w.word * pl.col("word")
-            + w.fuzzy * pl.col("fuzzy")
-            + w.head * pl.col("head")
-            + w.encoder * pl.col("dense")
-        )
+        w = self.weights
+        label = w.char * pl.col("char") + w.word * pl.col("word") + w.fuzzy * pl.col("fuzzy") + w.head * pl.col("head")
         per_label = (
             features.with_columns(label.alias("s"))
             .group_by("query", "concept", "label")
@@ -456,7 +424,7 @@ class TaxonomyIndex:
             + w.description * pl.col("description")
             + w.exact * ((pl.col("exact") - w.exact_from) / (1.0 - w.exact_from)).clip(0.0, 1.0)
         )
-        one_label = max(w.char + w.word + w.fuzzy + w.head + w.encoder, 1e-12)
+        one_label = max(w.char + w.word + w.fuzzy + w.head, 1e-12)
         return per_concept.select(
             "query",
             "concept",
@@ -474,7 +442,7 @@ class TaxonomyIndex:
             return pl.DataFrame(schema=RESULT_SCHEMA)
         ids = pl.Series(QUERY_ID, queries.get_column(QUERY_ID).cast(pl.String))
         texts = [t or "" for t in queries.get_column(TEXT).to_list()]
-        ranked = self.rank(self.features(texts, candidates=candidates, threads=threads, every_signal=False))
+        ranked = self.rank(self.features(texts, candidates=candidates, threads=threads))
         concept_ids = pl.Series(CONCEPT_ID, self.concept_ids.tolist(), dtype=pl.String)
         return (
             ranked.with_columns(

@@ -32,7 +32,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from matching import columns as c
-from matching.geo import haversine_km, planar_km
+from matching.geo import haversine_km, planar_km, z_order
 
 SEEKER_INPUT = (
     c.SEEKER_ID,
@@ -83,8 +83,6 @@ MATCH_SCHEMA = pl.Schema(
 SAME_SHEET, MOBILITY, OTHER = "same_sheet", "mobility", "other"
 BLOCK_MARGIN_KM = 2.0
 BLOCK_KM = 50.0  # planar cell side grouping seekers into blocks
-
-
 CHUNK_ROWS = 1024  # seekers per sparse product: bounds memory in dense cells
 
 
@@ -388,14 +386,6 @@ def _score_block(
     return {**{k: a[top] for k, a in cols.items()}, "rank": rank[top]}, (candidates, bounded, kept)
 
 
-def _morton(fx: npt.NDArray[np.int64], fy: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Z-order of small non-negative cell coordinates (8 bits each): nearby cells get nearby codes."""
-    code = np.zeros(len(fx), dtype=np.int64)
-    for bit in range(8):
-        code |= ((fx >> bit) & 1) << (2 * bit) | ((fy >> bit) & 1) << (2 * bit + 1)
-    return code
-
-
 def _blocks(
     s: _Side, v: _Side, radius: npt.NDArray[np.float64], block_km: float
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
@@ -409,7 +399,7 @@ def _blocks(
     cell_x = np.floor(s.x / block_km).astype(np.int64)
     cell_y = np.floor(s.y / block_km).astype(np.int64)
     fine_km = 2.0
-    fine = _morton(
+    fine = z_order(
         np.floor((s.x - cell_x * block_km) / fine_km).astype(np.int64),
         np.floor((s.y - cell_y * block_km) / fine_km).astype(np.int64),
     )
@@ -496,10 +486,7 @@ def score_matches_with_stats(
         sp.csr_matrix(sp.hstack([v.skills, v.sheets, v.sheets], format="csr")),
     )
 
-    def run(block: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> tuple[_Block, tuple[int, int, int]]:
-        return _score_block(block[0], block[1], product, s, v, radius, w)
-
-    done = [run(block) for block in _blocks(s, v, radius, block_km)]
+    done = [_score_block(rows, near, product, s, v, radius, w) for rows, near in _blocks(s, v, radius, block_km)]
     parts = [part for part, _ in done]
     counts = np.array([n for _, n in done], dtype=np.int64).reshape(-1, 3).sum(axis=0)
     if not parts or not sum(len(p["i"]) for p in parts):

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import polars as pl
 
 from matching import columns as c
-from matching.geo import planar_km
+from matching.geo import planar_km, z_order
 from matching.score import BLOCK_MARGIN_KM
 
 DEPARTMENT = "department"
@@ -71,10 +71,7 @@ def plan_shards(seekers: pl.DataFrame, *, shards: int = 12) -> pl.DataFrame:
     # Z-curve over 25 km squares: départements close on the map are close in the order.
     fx = np.floor((x - x.min()) / 25.0).astype(np.int64)
     fy = np.floor((y - y.min()) / 25.0).astype(np.int64)
-    code = np.zeros(len(fx), dtype=np.int64)
-    for bit in range(16):
-        code |= ((fx >> bit) & 1) << (2 * bit) | ((fy >> bit) & 1) << (2 * bit + 1)
-    ordered = per_department.with_columns(pl.Series("_z", code)).sort("_z", DEPARTMENT)
+    ordered = per_department.with_columns(pl.Series("_z", z_order(fx, fy))).sort("_z", DEPARTMENT)
     counts = ordered.get_column(SEEKERS).to_numpy().astype(np.float64)
     n = min(shards, ordered.height)
     # the shard of a département: where the middle of its seekers falls in the running total

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.reference import Reference, cached_reference
+from connectors.reference import REAL_OFFERS_FILE, Reference, cached_reference
 from tremplin.settings import PROJECT_ROOT, Settings
 
 SHARED_DATA = Path(os.environ.get("TREMPLIN_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
-REAL_OFFERS = SHARED_DATA / "offers" / "france_travail_offres_ardeche_2025-05.jsonl"
+REAL_OFFERS = SHARED_DATA / REAL_OFFERS_FILE
 
 
 @pytest.fixture(scope="session")

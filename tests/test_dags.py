@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 from tremplin.airflow_runner import DAGS_FOLDER, airflow_env
 
 EXPECTED_DAGS = {"nightly_matching", "sms_dispatch"}
+EXPECTED_FILES = ["nightly_matching.py", "sms_dispatch.py"]
 
 PARSE_SCRIPT = textwrap.dedent(
     """
@@ -38,12 +38,13 @@ PARSE_SCRIPT = textwrap.dedent(
             events.append([event, args[0]])
         elif event in ("subprocess.Popen", "socket.connect", "sqlite3.connect"):
             events.append([event, str(args[0])[:80]])
+    paths = sorted(folder.glob("*.py"))
     sys.addaudithook(hook)
-    for path in sorted(folder.glob("*.py")):
+    for path in paths:
         runpy.run_path(str(path))
     heavy = sorted(m for m in ("duckdb", "polars", "sklearn", "twilio", "tremplin.pipeline") if m in sys.modules)
     print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
-                      "io": events, "heavy_imports": heavy}))
+                      "files": [p.name for p in paths], "io": events, "heavy_imports": heavy}))
     """
 )
 
@@ -82,14 +83,16 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
     ]
     # scoring is mapped over the shards that plan_shards returns
     assert result["dags"]["nightly_matching"]["mapped"] == ["score_shard"]
+    assert result["files"] == EXPECTED_FILES  # the files parsed again under the audit hook
     assert result["io"] == [], "DAG files did I/O at parse time"
     assert result["heavy_imports"] == [], "DAG files imported heavy modules at parse time"
 
 
 def test_dag_files_keep_business_logic_out() -> None:
     # Tasks only call tremplin.tasks; nothing from matching/ or connectors/ is imported in dags/.
-    for path in DAGS_FOLDER.glob("*.py"):
+    paths = sorted(DAGS_FOLDER.glob("*.py"))
+    assert [p.name for p in paths] == EXPECTED_FILES
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         assert "import matching" not in text and "from matching" not in text, path
         assert "from connectors" not in text, path
-    assert os.path.isdir(DAGS_FOLDER)

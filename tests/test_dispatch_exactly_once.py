@@ -14,16 +14,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from connectors.fake_twilio import FakeTwilio
 from connectors.opstore import OpStore
 from connectors.optables import sms_outbox
-from tests.outbox import outbox_row
+from tests.outbox import MONDAY_10H_PARIS, outbox_row
 from tremplin.settings import PROJECT_ROOT
 
-MONDAY_10H_PARIS = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MESSAGES = 40
 
 

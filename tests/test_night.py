@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.opstore import OpStore
-from connectors.optables import counsellor_queue, sms_outbox
+from connectors.optables import FAILED, QUEUED, SENDING, counsellor_queue, sms_outbox
 from connectors.reference import Reference
 from connectors.sms import FileSinkGateway
 from connectors.warehouse import Warehouse
@@ -133,44 +133,113 @@ def test_dispatch_waits_outside_the_window_then_sends_once(night: Settings, tmp_
     assert all(r["status"] == "sent" and r["provider_sid"] for r in outbox(night))
 
 
-def _two_others(rows: list[dict], stopped: dict) -> tuple[dict, dict]:
-    others = [r for r in rows if r["to_number"] != stopped["to_number"]]
-    return others[0], others[1]
+def _distinct_phones(rows: list[dict], avoid: str, n: int) -> list[dict]:
+    """The first ``n`` rows whose numbers differ from ``avoid`` and from one another."""
+    seen = {avoid}
+    picked = []
+    for row in rows:
+        if row["to_number"] not in seen:
+            seen.add(row["to_number"])
+            picked.append(row)
+    assert len(picked) >= n
+    return picked[:n]
 
 
-def test_next_night_honours_opt_out_and_never_repeats_an_offer(night: Settings) -> None:
-    rows = outbox(night)
-    stopped = rows[0]
+def _earlier_offers(row: dict, days: list[date]) -> list[dict]:
+    """Copies of an outbox row as SMS offers of other vacancies on earlier nights, failed (so neither pending
+    nor delivered): they count for the weekly cap only."""
+    return [
+        {
+            **row,
+            "message_id": f"{day.isoformat()}:{row['seeker_id']}:VEARLIER{n}",
+            "run_date": day,
+            "vacancy_id": f"VEARLIER{n}",
+            "status": FAILED,
+            "provider_sid": None,
+            "sending_at": None,
+            "sent_at": None,
+            "status_at": None,
+            "replied_at": None,
+        }
+        for n, day in enumerate(days)
+    ]
+
+
+def test_next_night_honours_opt_out_caps_and_never_repeats_an_offer(night: Settings) -> None:
     store = OpStore(night.opstore)
+    rows = sorted((r for r in outbox(night) if r["run_date"] == MONDAY), key=lambda r: r["message_id"])
+    stopped = rows[0]
+    yes, no, *waiting, weekly, twice = _distinct_phones(rows, stopped["to_number"], 7)
+    # The state Tuesday starts from, whatever ran before this test: Monday's SMS went out at noon, except
+    # three still waiting in the outbox (queued).
+    monday_noon = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+    held = {r["message_id"] for r in waiting}
+    for n, row in enumerate(rows):
+        if row["message_id"] in held:
+            store.set_status(
+                row["message_id"], QUEUED, provider_sid=None, sending_at=None, sent_at=None, status_at=None
+            )
+        elif row["status"] == QUEUED:
+            assert store.set_status(row["message_id"], SENDING, expect=QUEUED, sending_at=monday_noon)
+            assert store.record_sent(row["message_id"], f"SMnight{n}", monday_noon)
+    # Earlier SMS offers: 18 and 20 November are within the 6 nights before Tuesday 24 (from the 18th), the
+    # 17th is not. With Monday's: 3 offers this week for `weekly` (the cap is 3), 2 for `twice`.
+    added = store.insert_ignoring_duplicates(
+        sms_outbox,
+        _earlier_offers(weekly, [date(2026, 11, 18), date(2026, 11, 20)])
+        + _earlier_offers(twice, [date(2026, 11, 17), date(2026, 11, 20)]),
+    )
+    assert added == 4
     store.suppress(stopped["to_number"], reason="STOP", source="test", now=datetime.now(UTC))
     # two seekers answer their Monday offer: one OUI, one NON
-    monday_noon = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-    yes, no = _two_others(rows, stopped)
     for n, (row, body) in enumerate(((yes, "Oui merci"), (no, "non"))):
-        if row["status"] == "queued":
-            store.set_status(row["message_id"], "sending")
-            store.record_sent(row["message_id"], f"SMtest{n}", monday_noon)
         handle_inbound(store, night, Inbound(f"SMin{n}", row["to_number"], "+33700000000", body), now=monday_noon)
     shutil.copytree(night.inbox / MONDAY.isoformat(), night.inbox / TUESDAY.isoformat())
     tasks.run_night(night, TUESDAY)
     with Warehouse.open(night.warehouse, read_only=True) as wh:
         tuesday = wh.table("routing").filter(pl.col("run_date") == TUESDAY)
-    same_phone = {r["seeker_id"] for r in rows if r["to_number"] == stopped["to_number"]}
-    stopped_rows = tuesday.filter(pl.col("seeker_id").is_in(list(same_phone)))
-    assert set(stopped_rows["reason"]) <= {"opted_out"}
+        same_phone = wh.table("seekers").filter(pl.col("mobile") == stopped["to_number"])["seeker_id"].to_list()
+        feedback = wh.table("feedback").sort("label")
+    reason = dict(tuesday.select("seeker_id", "reason").iter_rows())
+    # opted out: the stopped seeker and any other matched seeker on that number; no SMS goes to it on Tuesday
+    assert stopped["seeker_id"] in same_phone
+    on_stopped_number = [reason[seeker] for seeker in sorted(same_phone) if seeker in reason]
+    assert reason.get(stopped["seeker_id"]) == "opted_out"
+    assert on_stopped_number == ["opted_out"] * len(on_stopped_number)
     with store.begin() as conn:
         pairs = conn.execute(sa.select(sms_outbox.c.seeker_id, sms_outbox.c.vacancy_id)).all()
-        tuesday_sms = conn.execute(sa.select(sa.func.count()).where(sms_outbox.c.run_date == TUESDAY)).scalar_one()
-    assert len(pairs) == len(set(pairs))
-    assert tuesday_sms > 0
+        tuesday_numbers = (
+            conn.execute(sa.select(sms_outbox.c.to_number).where(sms_outbox.c.run_date == TUESDAY)).scalars().all()
+        )
+        yes_items = conn.execute(
+            sa.select(
+                counsellor_queue.c.run_date,
+                counsellor_queue.c.vacancy_id,
+                counsellor_queue.c.queue,
+                counsellor_queue.c.status,
+            ).where(counsellor_queue.c.seeker_id == yes["seeker_id"])
+        ).all()
+    assert len(tuesday_numbers) > 0
+    assert stopped["to_number"] not in tuesday_numbers
+    assert len(pairs) == len(set(pairs))  # never the same vacancy twice to a seeker
     # the answers reached the warehouse as feedback on Monday's matches, and the OUI seeker is with a counsellor
-    with Warehouse.open(night.warehouse, read_only=True) as wh:
-        feedback = wh.table("feedback").sort("label")
     assert feedback.select("day", "seeker_id", "vacancy_id", "label", "source").rows() == [
         (MONDAY, no["seeker_id"], no["vacancy_id"], 0, "sms_non"),
         (MONDAY, yes["seeker_id"], yes["vacancy_id"], 1, "sms_oui"),
     ]
-    assert tuesday.filter(pl.col("seeker_id") == yes["seeker_id"])["reason"].to_list() in ([], ["queue_item_open"])
-    # Monday's SMS seekers were texted yesterday: today's daily cap does not block them, the weekly one is 3.
+    assert [tuple(item) for item in yes_items] == [(MONDAY, yes["vacancy_id"], "interested", "open")]
+    assert reason.get(yes["seeker_id"]) == "queue_item_open"
+    # Caps. An SMS from Monday still waiting blocks today's (daily cap: 1); one sent yesterday does not.
+    # Three SMS offers in the 6 nights before reach the weekly cap; two do not.
+    assert [reason.get(r["seeker_id"]) for r in waiting] == ["daily_sms_cap"] * 3
+    assert reason.get(weekly["seeker_id"]) == "weekly_offer_cap"
+    assert reason.get(twice["seeker_id"]) in ("sms_default", "no_offer_left")
+    texted = {r["seeker_id"] for r in rows if r["to_number"] != stopped["to_number"]} - {
+        r["seeker_id"] for r in (yes, *waiting, weekly)
+    }
+    texted_reasons = [reason[seeker] for seeker in texted if seeker in reason]
+    assert len(texted_reasons) > len(texted) / 2
+    assert set(texted_reasons) <= {"sms_default", "no_offer_left"}
+    assert texted_reasons.count("sms_default") > 0
     report = summary.collect(night, TUESDAY)
-    assert report["sms"]["written"] == tuesday_sms
+    assert report["sms"]["written"] == len(tuesday_numbers)

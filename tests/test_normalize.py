@@ -6,20 +6,22 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rapidfuzz.distance import OSA, Levenshtein
 
 from connectors.reference import Rome, load_reference
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, SCORE, TEXT, TaxonomyIndex, fold, gender_forms, stem
 from tremplin.normalize_quality import evaluate, held_out_synonyms, noisy
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-# Measured on the reported split (seed 0, part 0): MRR 0.686 clean, 0.627 noisy (see the benchmark).
+# Not derived: the "default" variant's MRR measured on the reported split (seed 0, part 0) and recorded in
+# bench/results.json (normalization.variants, 0.6859 clean, 0.6268 noisy), less 0.03. A floor against
+# regressions, not an expected value.
 MRR_FLOOR_CLEAN = 0.686 - 0.03
 MRR_FLOOR_NOISY = 0.627 - 0.03
 
 
 @pytest.fixture(scope="module")
-def rome() -> Rome:
-    return load_reference(DATA).rome
+def rome(data_dir: Path) -> Rome:
+    return load_reference(data_dir).rome
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +71,12 @@ def test_search_schema_scores_and_row_order(titles: TaxonomyIndex) -> None:
     found = titles.search(queries, k=4)
     assert found.schema == pl.Schema({QUERY_ID: pl.String, RANK: pl.Int32, CONCEPT_ID: pl.String, SCORE: pl.Float64})
     assert found[SCORE].is_between(0, 1).all()
-    assert found.group_by(QUERY_ID).agg(pl.col(RANK).sort())[RANK].to_list() == [
-        list(range(1, n + 1)) for n in found.group_by(QUERY_ID).len()["len"]
-    ]
+    # the empty query finds nothing; every other one (gibberish included) gets k = 4 concepts, ranked 1 to 4
+    # in that order, best first
+    empty = str(texts.index(""))
+    assert found.filter(pl.col(QUERY_ID) == empty).is_empty()
+    per_query = dict(found.group_by(QUERY_ID, maintain_order=True).agg(pl.col(RANK)).iter_rows())
+    assert per_query == {query: [1, 2, 3, 4] for query in queries[QUERY_ID] if query != empty}
     shuffled = titles.search(queries.reverse(), k=4)
     assert shuffled.sort(QUERY_ID, RANK).equals(found.sort(QUERY_ID, RANK))
     assert titles.search(queries.head(0), k=4).is_empty()
@@ -110,12 +115,19 @@ def test_held_out_split_excludes_its_labels_from_the_index(rome: Rome) -> None:
     assert not set(other[QUERY_ID].to_list()) & set(queries[QUERY_ID].to_list())
 
 
-def test_noisy_is_deterministic_and_plain() -> None:
+@pytest.mark.parametrize("seed", range(20))
+def test_noisy_is_deterministic_and_one_typo_from_a_plain_gender_form(seed: int) -> None:
     text = "Opérateur / Opératrice de fabrication"
-    assert noisy(text) == noisy(text)
-    out = noisy(text)
+    out = noisy(text, seed=seed)
+    assert noisy(text, seed=seed) == out
     assert out == out.lower() and out.isascii() and "/" not in out
-    assert out not in {"operateur de fabrication", "operatrice de fabrication"}  # one character changed
+    # one gender form, lower case, no accents, then one typo: a deletion or a substitution (Levenshtein 1) or
+    # a swap of two neighbours (Levenshtein 2). No word of 4+ letters here has a doubled letter, so a swap
+    # always changes the text: exactly one edit when a swap of neighbours counts as one (optimal string
+    # alignment distance).
+    forms = ("operateur de fabrication", "operatrice de fabrication")
+    assert min(Levenshtein.distance(out, form) for form in forms) in (1, 2), out
+    assert min(OSA.distance(out, form) for form in forms) == 1, out
 
 
 class _Ranked:

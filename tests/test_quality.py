@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import polars as pl
@@ -17,8 +18,10 @@ def test_metrics_by_hand() -> None:
     pool = pl.DataFrame({c.SEEKER_ID: ["s"] * 3, c.VACANCY_ID: ["A", "B", "C"], "relevance": [2, 1, 0]})
     ranked = pl.DataFrame({c.SEEKER_ID: ["s", "s"], c.VACANCY_ID: ["C", "A"], c.RANK: [1, 2]})
     got = metrics(ranked, pool)
-    # DCG = 0/log2(2) + 3/log2(3) = 1.892789; ideal = 3/log2(2) + 1/log2(3) = 3.630930; nDCG = 0.521298
-    assert got["ndcg_at_10"] == pytest.approx(0.5213, abs=1e-4)
+    # gain = 2^relevance - 1: A 3, B 1, C 0; discount 1 / log2(rank + 1)
+    # DCG = 0 / log2(2) + 3 / log2(3); ideal order A, B, C: 3 / log2(2) + 1 / log2(3) + 0 / log2(4)
+    # nDCG = (3 / log2(3)) / (3 + 1 / log2(3)) = 1.892789 / 3.630930 = 0.521298, reported to 4 decimals
+    assert got["ndcg_at_10"] == pytest.approx((3 / math.log2(3)) / (3 + 1 / math.log2(3)), abs=5e-5)
     # recall: 1 of the 2 relevant vacancies
     assert got["recall_at_10"] == pytest.approx(0.5)
     assert got["seekers_evaluated"] == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.warehouse import Warehouse
-from tests.test_rerank import simulated_feedback
+from tests.helpers import simulated_feedback
 from tremplin.pipeline import ranking
 from tremplin.settings import Settings
 

@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
-from matching import columns as c
 from matching.rerank import DAY, LABEL, RERANK_SCORE, train_reranker
-
-
-def simulated_feedback(hidden: tuple[float, float, float], *, days: int = 30, seed: int = 1) -> pl.DataFrame:
-    """Offers over ``days`` days; a seeker says yes with probability sigmoid(hidden . components - 2)."""
-    rng = np.random.default_rng(seed)
-    n = days * 400
-    x = rng.uniform(0, 1, size=(n, 3))
-    p = 1 / (1 + np.exp(-(x @ np.array(hidden) - 2.0)))
-    return pl.DataFrame(
-        {
-            DAY: np.repeat(np.arange(days), 400),
-            c.SEEKER_ID: [f"s{i // 8}" for i in range(n)],
-            c.SKILL_SCORE: x[:, 0],
-            c.OCCUPATION_SCORE: x[:, 1],
-            c.DISTANCE_SCORE: x[:, 2],
-            LABEL: (rng.uniform(size=n) < p).astype(int),
-            "_hidden": x @ np.array(hidden),
-        }
-    )
+from tests.helpers import simulated_feedback
 
 
 def test_recovers_a_hidden_preference_for_distance() -> None:
@@ -52,5 +34,58 @@ def test_stays_off_when_the_default_weights_are_the_truth() -> None:
     assert not model.use
 
 
-def test_too_little_feedback_gives_no_model() -> None:
-    assert train_reranker(simulated_feedback((1, 1, 1), days=5)) is None
+HOLDOUT_DAYS, MIN_EXAMPLES = 7, 200  # train_reranker's defaults
+
+
+def _single_label_in_training(feedback: pl.DataFrame) -> pl.DataFrame:
+    """Every training day (all but the last 7) labelled 0; the held-out days keep both labels."""
+    cut = feedback[DAY].max() - HOLDOUT_DAYS + 1  # type: ignore[operator]
+    return feedback.with_columns(pl.when(pl.col(DAY) < cut).then(0).otherwise(pl.col(LABEL)).alias(LABEL))
+
+
+def _shortfalls(feedback: pl.DataFrame) -> set[str]:
+    """Which of train_reranker's three preconditions the feedback misses (training = all but the last 7 days)."""
+    days = feedback[DAY].n_unique()
+    train = feedback.filter(pl.col(DAY) < feedback[DAY].max() - HOLDOUT_DAYS + 1)  # type: ignore[operator]
+    return {
+        name
+        for name, missed in (
+            ("days", days <= HOLDOUT_DAYS),
+            ("examples", train.height < MIN_EXAMPLES),
+            ("labels", train[LABEL].n_unique() < 2),
+        )
+        if missed
+    }
+
+
+# Each case: (too little, just enough, the preconditions missed), so that the None comes from that branch.
+TOO_LITTLE = {
+    # 7 days are all held out: no training day at all, so no example and no label either, although the
+    # 7 x 400 offers would be plenty; 8 days leave 1 training day of 400 >= 200 examples
+    "too-few-days": (
+        simulated_feedback((1, 1, 1), days=7),
+        simulated_feedback((1, 1, 1), days=8),
+        {"days", "examples", "labels"},
+    ),
+    # 8 days of 199 offers: 1 training day of 199 < 200 examples; 200 a day reach the minimum exactly
+    "too-few-examples": (
+        simulated_feedback((1, 1, 1), days=8, per_day=199),
+        simulated_feedback((1, 1, 1), days=8, per_day=200),
+        {"examples"},
+    ),
+    # 30 days, but the 23 training days all labelled 0: nothing to learn from; the untouched feedback trains
+    "a-single-label": (
+        _single_label_in_training(simulated_feedback((1, 1, 1))),
+        simulated_feedback((1, 1, 1)),
+        {"labels"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("too_little", "enough", "missed"), TOO_LITTLE.values(), ids=TOO_LITTLE.keys())
+def test_too_little_feedback_gives_no_model(too_little: pl.DataFrame, enough: pl.DataFrame, missed: set[str]) -> None:
+    assert _shortfalls(too_little) == missed
+    assert train_reranker(too_little) is None
+    # the control, one step over the line, does train
+    assert _shortfalls(enough) == set()
+    assert train_reranker(enough) is not None

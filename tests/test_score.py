@@ -10,6 +10,7 @@ import pytest
 from matching import columns as c
 from matching.geo import EARTH_RADIUS_KM, haversine_km
 from matching.score import MOBILITY, OTHER, SAME_SHEET, score_matches
+from tests import helpers
 
 LAT, LON = 45.0, 4.0
 KM_PER_DEG_LAT = EARTH_RADIUS_KM * math.pi / 180  # a pure latitude shift of 1 degree, in km
@@ -79,15 +80,15 @@ def test_scores_by_hand() -> None:
     assert v1[c.SKILL_SCORE] == pytest.approx(1 / 3)
     assert v1[c.OCCUPATION_RELATION] == SAME_SHEET
     assert v1[c.DISTANCE_SCORE] == pytest.approx(1.0)
-    # 0.55 / 3 + 0.25 * 1 + 0.20 * 1 = 0.633333
-    assert v1[c.SCORE] == pytest.approx(0.633333, abs=1e-6)
+    # 0.55 * 1 / 3 + 0.25 * 1 + 0.20 * 1 = 0.55 / 3 + 0.45 = 0.633333
+    assert v1[c.SCORE] == pytest.approx(0.55 / 3 + 0.45)
     assert v1[c.MATCHED_SKILLS] == ["a"]
     assert v1[c.MISSING_REQUIRED_SKILLS] == ["b"]
     # V2 weighs c = d = 1; the seeker has c: skill 1 / 2. Other sheet, no link; 15 km of 30 -> 0.5.
     assert v2[c.DISTANCE_KM] == pytest.approx(15.0, abs=1e-6)
     assert v2[c.OCCUPATION_RELATION] == OTHER
-    # 0.55 * 0.5 + 0 + 0.20 * 0.5 = 0.375
-    assert v2[c.SCORE] == pytest.approx(0.375, abs=1e-6)
+    # 0.55 * 0.5 + 0.25 * 0 + 0.20 * 0.5 = 0.375
+    assert v2[c.SCORE] == pytest.approx(0.55 * 0.5 + 0.20 * 0.5)
     assert v2[c.MATCHED_SKILLS] == ["c"]
     assert v2[c.MISSING_REQUIRED_SKILLS] == []
 
@@ -97,8 +98,8 @@ def test_core_items_weigh_more() -> None:
     out = score_matches(frame([seeker()]), two_vacancies(), core_items=core)
     v1 = out.filter(pl.col(c.VACANCY_ID) == "V1").row(0, named=True)
     # a is core for R1 (x2) and b required (x2): the seeker covers 2 / 4 -> 0.55 * 0.5 + 0.45 = 0.725
-    assert v1[c.SKILL_SCORE] == pytest.approx(0.5)
-    assert v1[c.SCORE] == pytest.approx(0.725, abs=1e-6)
+    assert v1[c.SKILL_SCORE] == pytest.approx(2 / 4)
+    assert v1[c.SCORE] == pytest.approx(0.55 * 0.5 + 0.25 * 1 + 0.20 * 1)
 
 
 def test_skills_the_vacancy_does_not_ask_for_change_nothing() -> None:
@@ -108,17 +109,43 @@ def test_skills_the_vacancy_does_not_ask_for_change_nothing() -> None:
 
 
 def test_mobility_link_gives_half_occupation_credit() -> None:
-    mobility = pl.DataFrame({c.ROME_CODE: ["R1"], "target_rome_code": ["R2"]})
-    out = score_matches(frame([seeker()]), two_vacancies(), mobility=mobility)
+    out = score_matches(frame([seeker()]), two_vacancies(), mobility=helpers.MOBILITY)
     v2 = out.filter(pl.col(c.VACANCY_ID) == "V2").row(0, named=True)
     assert v2[c.OCCUPATION_RELATION] == MOBILITY
     # 0.375 + 0.25 * 0.5 = 0.5
-    assert v2[c.SCORE] == pytest.approx(0.5, abs=1e-6)
+    assert v2[c.SCORE] == pytest.approx(0.55 * 0.5 + 0.25 * 0.5 + 0.20 * 0.5)
 
 
 def test_top_k_and_min_score() -> None:
     assert score_matches(frame([seeker()]), two_vacancies(), top_k=1)[c.VACANCY_ID].to_list() == ["V1"]
     assert score_matches(frame([seeker()]), two_vacancies(), min_score=0.5)[c.VACANCY_ID].to_list() == ["V1"]
+
+
+def test_top_k_is_per_seeker_and_min_score_keeps_a_score_equal_to_it() -> None:
+    # S1 as in test_scores_by_hand: V1 0.55 / 3 + 0.45 = 0.633333, V2 0.375.
+    # S2 lives at V2 (north 15 km), wants R2 and has only item a:
+    # - V2: no shared item (skill 0), same sheet (1), 0 km (distance 1): 0.25 * 1 + 0.20 * 1 = 0.45 exactly
+    #   (0.55 * 0.0 + 0.25 * 1.0 = 0.25 and 0.25 + 0.20 * 1.0 = 0.45 are exact in binary floating point too)
+    # - V1: a of a (1) + b (2): skill 1 / 3, other sheet, 15 km of 30: 0.55 / 3 + 0.20 * 0.5 = 0.283333
+    s2 = seeker(**{c.SEEKER_ID: "S2", c.LATITUDE: north(15), c.ROME_CODES: ["R2"], c.ITEM_CODES: ["a"]})
+    seekers = frame([seeker(), s2])
+    everything = score_matches(seekers, two_vacancies())
+    assert everything.select(c.SEEKER_ID, c.VACANCY_ID, c.RANK).rows() == [
+        ("S1", "V1", 1),
+        ("S1", "V2", 2),
+        ("S2", "V2", 1),
+        ("S2", "V1", 2),
+    ]
+    assert everything[c.SCORE].to_list() == pytest.approx([0.55 / 3 + 0.45, 0.375, 0.45, 0.55 / 3 + 0.20 * 0.5])
+    # top_k=1 keeps each seeker's own best, not the best one overall
+    best = score_matches(seekers, two_vacancies(), top_k=1)
+    assert best.select(c.SEEKER_ID, c.VACANCY_ID, c.RANK).rows() == [("S1", "V1", 1), ("S2", "V2", 1)]
+    # a score equal to min_score is kept (>=); one step of the float above it drops the pair
+    at = score_matches(seekers, two_vacancies(), top_k=1, min_score=0.25 + 0.20)
+    assert at.select(c.SEEKER_ID, c.VACANCY_ID).rows() == [("S1", "V1"), ("S2", "V2")]
+    assert at.filter(pl.col(c.SEEKER_ID) == "S2")[c.SCORE].item() == 0.45
+    above = score_matches(seekers, two_vacancies(), top_k=1, min_score=math.nextafter(0.45, 1.0))
+    assert above.select(c.SEEKER_ID, c.VACANCY_ID).rows() == [("S1", "V1")]
 
 
 @pytest.mark.parametrize(
@@ -171,8 +198,7 @@ def test_no_shared_item_nor_sheet_is_no_candidate() -> None:
 
 def test_seekers_without_sheets_do_not_shift_mobility_rows() -> None:
     # A seeker with no wanted sheet comes first; the second seeker's mobility link must stay its own.
-    mobility = pl.DataFrame({c.ROME_CODE: ["R1"], "target_rome_code": ["R2"]})
     first = seeker(**{c.SEEKER_ID: "S0", c.ROME_CODES: [], c.ITEM_CODES: ["zz"]})
-    out = score_matches(frame([first, seeker()]), two_vacancies(), mobility=mobility)
+    out = score_matches(frame([first, seeker()]), two_vacancies(), mobility=helpers.MOBILITY)
     assert out.filter(pl.col(c.VACANCY_ID) == "V2")[c.OCCUPATION_RELATION].to_list() == [MOBILITY]
     assert out[c.SEEKER_ID].unique().to_list() == ["S1"]

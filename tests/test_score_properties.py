@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from matching import columns as c
 from matching.score import score_matches
+from tests.helpers import MOBILITY
 
 ITEMS = [f"i{n}" for n in range(12)]
 SHEETS = ["R1", "R2", "R3"]
@@ -57,61 +60,109 @@ def worlds(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.DataFrame(seekers, schema_overrides=schema), pl.DataFrame(vacancies)
 
 
-MOBILITY = pl.DataFrame({c.ROME_CODE: ["R1"], "target_rome_code": ["R2"]})
+ALL = 100  # top_k above any world's vacancy count (at most 8): every pair that passes is returned
 
 
 def canonical(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(c.SEEKER_ID, c.VACANCY_ID)
 
 
-@settings(max_examples=60, deadline=None)
-@given(worlds())
-def test_scores_are_in_unit_interval_and_match_their_components(world: tuple[pl.DataFrame, pl.DataFrame]) -> None:
-    seekers, vacancies = world
-    out = score_matches(seekers, vacancies, mobility=MOBILITY)
-    for col in (c.SCORE, c.SKILL_SCORE, c.OCCUPATION_SCORE, c.DISTANCE_SCORE):
-        assert out[col].is_between(0.0, 1.0).all(), col
-    recomposed = 0.55 * out[c.SKILL_SCORE] + 0.25 * out[c.OCCUPATION_SCORE] + 0.20 * out[c.DISTANCE_SCORE]
-    assert ((recomposed - out[c.SCORE]).abs() < 1e-9).all()
-    assert (out[c.DISTANCE_KM] <= out.join(seekers, on=c.SEEKER_ID)[c.RADIUS_KM]).all()
-
-
-@settings(max_examples=60, deadline=None)
-@given(worlds(), st.integers(0, 1000))
-def test_row_order_changes_nothing(world: tuple[pl.DataFrame, pl.DataFrame], seed: int) -> None:
-    seekers, vacancies = world
-    base = canonical(score_matches(seekers, vacancies, mobility=MOBILITY))
-    shuffled = canonical(
-        score_matches(seekers.sample(fraction=1.0, shuffle=True, seed=seed), vacancies.reverse(), mobility=MOBILITY)
-    )
-    assert base.equals(shuffled)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    worlds(),
-    st.lists(st.sampled_from(["F", "M", "X"]), min_size=8, max_size=8),
-    st.lists(st.booleans(), min_size=8, max_size=8),
-)
-def test_protected_attributes_change_no_score(
-    world: tuple[pl.DataFrame, pl.DataFrame], genders: list[str], disabilities: list[bool]
-) -> None:
-    seekers, vacancies = world
-    n = seekers.height
-    with_protected = seekers.with_columns(
-        pl.Series(c.GENDER, genders[:n]),
-        pl.Series(c.DISABILITY, disabilities[:n]),
-        pl.Series(c.BIRTH_YEAR, [1960 + 5 * i for i in range(n)]),
-    )
-    flipped = with_protected.with_columns(
-        pl.col(c.GENDER).replace({"F": "M", "M": "F"}), ~pl.col(c.DISABILITY), pl.col(c.BIRTH_YEAR) + 20
-    )
-    assert canonical(score_matches(with_protected, vacancies)).equals(canonical(score_matches(flipped, vacancies)))
+def scored_pairs(out: pl.DataFrame) -> dict[tuple[str, str], tuple[float, ...]]:
+    """(seeker, vacancy) -> the score and its components and distance (everything but the rank)."""
+    values = (c.SCORE, c.SKILL_SCORE, c.OCCUPATION_SCORE, c.DISTANCE_SCORE, c.DISTANCE_KM)
+    return {(row[c.SEEKER_ID], row[c.VACANCY_ID]): tuple(row[v] for v in values) for row in out.iter_rows(named=True)}
 
 
 def pair_score(out: pl.DataFrame, seeker_id: str, vacancy_id: str) -> float | None:
     hit = out.filter((pl.col(c.SEEKER_ID) == seeker_id) & (pl.col(c.VACANCY_ID) == vacancy_id))
     return None if hit.is_empty() else float(hit[c.SCORE].item())
+
+
+def some_match(world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject) -> dict[str, Any]:
+    """One match of the world, drawn by hypothesis (worlds without any match are rejected)."""
+    seekers, vacancies = world
+    out = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=ALL)
+    assume(not out.is_empty())
+    return out.row(data.draw(st.integers(0, out.height - 1)), named=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds())
+def test_scores_are_in_unit_interval_and_match_their_components(world: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    seekers, vacancies = world
+    out = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=ALL)
+    for col in (c.SCORE, c.SKILL_SCORE, c.OCCUPATION_SCORE, c.DISTANCE_SCORE):
+        assert out[col].is_between(0.0, 1.0).all(), col
+    recomposed = 0.55 * out[c.SKILL_SCORE] + 0.25 * out[c.OCCUPATION_SCORE] + 0.20 * out[c.DISTANCE_SCORE]
+    assert ((recomposed - out[c.SCORE]).abs() < 1e-9).all()
+    # each match against its own seeker's radius, compared within one joined frame
+    joined = out.join(seekers.select(c.SEEKER_ID, c.RADIUS_KM), on=c.SEEKER_ID, how="left")
+    assert joined.height == out.height and joined[c.RADIUS_KM].null_count() == 0
+    assert (joined[c.DISTANCE_KM] <= joined[c.RADIUS_KM]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds(), st.data())
+def test_ids_and_row_order_change_no_score(world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject) -> None:
+    # The scorer sorts its inputs by id: relabelling the ids (and shuffling the rows) really changes the
+    # order in which seekers and vacancies are processed. Every pair must keep its score all the same.
+    seekers, vacancies = world
+    seeker_perm = data.draw(st.permutations(range(seekers.height)))
+    vacancy_perm = data.draw(st.permutations(range(vacancies.height)))
+    assume(seeker_perm != list(range(seekers.height)) or vacancy_perm != list(range(vacancies.height)))
+    new_seeker = {f"S{i}": f"S{k}" for i, k in enumerate(seeker_perm)}
+    new_vacancy = {f"V{j}": f"V{k}" for j, k in enumerate(vacancy_perm)}
+    relabelled = score_matches(
+        seekers.with_columns(pl.col(c.SEEKER_ID).replace_strict(new_seeker)).reverse(),
+        vacancies.with_columns(pl.col(c.VACANCY_ID).replace_strict(new_vacancy)).reverse(),
+        mobility=MOBILITY,
+        top_k=ALL,
+    )
+    old_seeker = {v: k for k, v in new_seeker.items()}
+    old_vacancy = {v: k for k, v in new_vacancy.items()}
+    back = relabelled.with_columns(
+        pl.col(c.SEEKER_ID).replace_strict(old_seeker), pl.col(c.VACANCY_ID).replace_strict(old_vacancy)
+    )
+    base = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=ALL)
+    assert scored_pairs(back) == scored_pairs(base)
+    assert back.height == base.height
+
+
+@st.composite
+def protected_values(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:
+    """Protected attributes for ``n`` seekers."""
+    return [
+        {
+            c.GENDER: draw(st.sampled_from(["F", "M", "X", None])),
+            c.BIRTH_YEAR: draw(st.integers(1950, 2008)),
+            c.DISABILITY: draw(st.booleans()),
+        }
+        for _ in range(n)
+    ]
+
+
+def with_protected(seekers: pl.DataFrame, values: list[dict[str, Any]]) -> pl.DataFrame:
+    return seekers.with_columns(
+        pl.Series(c.GENDER, [v[c.GENDER] for v in values], dtype=pl.String),
+        pl.Series(c.BIRTH_YEAR, [v[c.BIRTH_YEAR] for v in values], dtype=pl.Int32),
+        pl.Series(c.DISABILITY, [v[c.DISABILITY] for v in values], dtype=pl.Boolean),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(worlds(), st.data())
+def test_protected_attributes_change_no_score(world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject) -> None:
+    # Two independent draws of gender, birth year and disability for the same seekers, and none at all:
+    # every pair comes out with the same score, components and rank.
+    seekers, vacancies = world
+    one = data.draw(protected_values(seekers.height))
+    other = data.draw(protected_values(seekers.height))
+    assume(one != other)
+    without = canonical(score_matches(seekers, vacancies, mobility=MOBILITY, top_k=ALL))
+    for values in (one, other):
+        scored = canonical(score_matches(with_protected(seekers, values), vacancies, mobility=MOBILITY, top_k=ALL))
+        assert scored_pairs(scored) == scored_pairs(without)
+        assert scored.equals(without)
 
 
 @settings(max_examples=60, deadline=None)
@@ -120,15 +171,11 @@ def test_adding_a_shared_skill_never_lowers_a_score(
     world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject
 ) -> None:
     seekers, vacancies = world
-    out = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=100)
-    if out.is_empty():
-        return
-    row = out.row(data.draw(st.integers(0, out.height - 1)), named=True)
+    row = some_match(world, data)
     wanted = vacancies.filter(pl.col(c.VACANCY_ID) == row[c.VACANCY_ID])[c.SKILL_CODES].item().to_list()
     has = seekers.filter(pl.col(c.SEEKER_ID) == row[c.SEEKER_ID])[c.ITEM_CODES].item().to_list()
     missing = [code for code in wanted if code not in has]
-    if not missing:
-        return
+    assume(missing)
     added = data.draw(st.sampled_from(missing))
     richer = seekers.with_columns(
         pl.when(pl.col(c.SEEKER_ID) == row[c.SEEKER_ID])
@@ -137,7 +184,7 @@ def test_adding_a_shared_skill_never_lowers_a_score(
         .alias(c.ITEM_CODES)
     )
     after = pair_score(
-        score_matches(richer, vacancies, mobility=MOBILITY, top_k=100), row[c.SEEKER_ID], row[c.VACANCY_ID]
+        score_matches(richer, vacancies, mobility=MOBILITY, top_k=ALL), row[c.SEEKER_ID], row[c.VACANCY_ID]
     )
     assert after is not None and after >= row[c.SCORE] - 1e-12
 
@@ -148,10 +195,7 @@ def test_moving_a_vacancy_farther_never_raises_a_score(
     world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject, km: float
 ) -> None:
     seekers, vacancies = world
-    out = score_matches(seekers, vacancies, mobility=MOBILITY, top_k=100)
-    if out.is_empty():
-        return
-    row = out.row(data.draw(st.integers(0, out.height - 1)), named=True)
+    row = some_match(world, data)
     s = seekers.filter(pl.col(c.SEEKER_ID) == row[c.SEEKER_ID]).row(0, named=True)
     v = vacancies.filter(pl.col(c.VACANCY_ID) == row[c.VACANCY_ID]).row(0, named=True)
     # push the vacancy straight away from the seeker along the line between them
@@ -168,5 +212,5 @@ def test_moving_a_vacancy_farther_never_raises_a_score(
         .otherwise(pl.col(c.LONGITUDE))
         .alias(c.LONGITUDE),
     )
-    after = pair_score(score_matches(seekers, moved, mobility=MOBILITY, top_k=100), row[c.SEEKER_ID], row[c.VACANCY_ID])
+    after = pair_score(score_matches(seekers, moved, mobility=MOBILITY, top_k=ALL), row[c.SEEKER_ID], row[c.VACANCY_ID])
     assert after is None or after <= row[c.SCORE] + 1e-12

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
@@ -9,10 +11,11 @@ from hypothesis import strategies as st
 
 from connectors.reference import Reference
 from matching import columns as c
+from matching.geo import haversine_km, planar_km
 from matching.score import score_matches, score_matches_with_stats
 from matching.shards import SHARD, assign, department, plan_shards, shard_count, shard_inputs, vacancies_in_reach
+from tests.helpers import MOBILITY
 
-MOBILITY = pl.DataFrame({c.ROME_CODE: ["R1"], "target_rome_code": ["R2"]})
 ITEMS = [f"i{n}" for n in range(10)]
 SHEETS = ["R1", "R2", "R3"]
 
@@ -93,6 +96,14 @@ def test_plan_balances_seekers_and_keeps_departments_whole(reference: Reference)
     assert plan.get_column(SHARD).n_unique() == 8
     sizes = plan.group_by(SHARD).agg(pl.col("seekers").sum()).get_column("seekers")
     assert sizes.sum() == 5_000
+    # Balance: a département goes to the shard where the middle of its seekers falls in the running total,
+    # cut at multiples of 5_000 / 8 = 625. A shard therefore spans [j * 625, (j + 1) * 625) widened (or
+    # narrowed) by at most half a département at each end: every shard is within one largest département
+    # of 625, whatever the order of the départements (so max - min < 2 x the largest département).
+    largest = plan.get_column("seekers").max()
+    assert isinstance(largest, int) and largest < 625
+    assert ((sizes.cast(pl.Int64) - 5_000 / 8).abs() < largest).all(), (sorted(sizes), largest)
+    assert sizes.max() - sizes.min() < 2 * largest  # type: ignore[operator]
     assert assign(seekers, plan).get_column(SHARD).null_count() == 0
     assert shard_count(1_000_000) == 10 and shard_count(400) == 2 and shard_count(10_000_000) == 16
 
@@ -103,7 +114,7 @@ def test_sharded_equals_unsharded_across_borders_with_a_200_km_radius(reference:
     communes = communes_in(reference, ["07", "26", "38", "69", "42", "43", "30", "84"])
     seekers, vacancies = world(communes, 600, 400, seed=5)
     kw = {"mobility": MOBILITY, "min_score": 0.2, "top_k": 5}
-    whole = score_matches(seekers, vacancies, **kw)  # type: ignore[arg-type]
+    whole = score_matches(seekers, vacancies, **kw)
     assert whole.height > 500
     split = sharded(seekers, vacancies, 6, **kw)
     assert split.equals(whole)
@@ -119,22 +130,27 @@ def test_a_shard_needs_the_whole_nights_idf(reference: Reference) -> None:
     communes = communes_in(reference, ["07", "26", "38", "69", "42", "43", "30", "84"])
     seekers, vacancies = world(communes, 300, 300, seed=6, radii=(10, 20))
     kw = {"mobility": MOBILITY, "min_score": 0.2, "top_k": 5}
-    whole = score_matches(seekers, vacancies, **kw)  # type: ignore[arg-type]
+    whole = score_matches(seekers, vacancies, **kw)
     plan = plan_shards(seekers, shards=4)
     mine, reach = shard_inputs(seekers, vacancies, plan, 0)
     assert 0 < reach.height < vacancies.height
     expected = whole.filter(pl.col(c.SEEKER_ID).is_in(mine.get_column(c.SEEKER_ID).implode()))
     assert score_matches_with_stats(mine, reach, idf_over=vacancies, **kw)[0].equals(expected)  # type: ignore[arg-type]
-    assert not score_matches(mine, reach, **kw).equals(expected)  # type: ignore[arg-type]
+    assert not score_matches(mine, reach, **kw).equals(expected)
 
 
 def test_reach_keeps_every_vacancy_within_a_radius(reference: Reference) -> None:
-    communes = communes_in(reference, ["07", "26", "38", "30", "84", "13"])
-    seekers, vacancies = world(communes, 50, 2_000, seed=9)
-    kept = set(vacancies_in_reach(seekers.head(5), vacancies).get_column(c.VACANCY_ID).to_list())
-    from matching.geo import haversine_km
-
-    for row in seekers.head(5).iter_rows(named=True):
+    communes = communes_in(
+        reference, ["07", "26", "38", "30", "84", "13", "04", "05", "34", "48", "43", "42", "69", "01", "73"]
+    )
+    seekers, vacancies = world(communes, 10, 2_000, seed=9, radii=(10, 30))
+    assert sorted(set(seekers[c.RADIUS_KM].to_list())) == [10.0, 30.0]
+    reach = vacancies_in_reach(seekers, vacancies)
+    kept = set(reach.get_column(c.VACANCY_ID).to_list())
+    # short radii: the reach is a strict part of the 2_000 vacancies spread over 15 départements
+    assert 0 < len(kept) < vacancies.height
+    within_any: set[str] = set()
+    for row in seekers.iter_rows(named=True):
         d = haversine_km(
             np.full(vacancies.height, row[c.LATITUDE]),
             np.full(vacancies.height, row[c.LONGITUDE]),
@@ -142,7 +158,17 @@ def test_reach_keeps_every_vacancy_within_a_radius(reference: Reference) -> None
             vacancies.get_column(c.LONGITUDE).to_numpy(),
         )
         within = set(vacancies.filter(pl.Series(d <= row[c.RADIUS_KM])).get_column(c.VACANCY_ID).to_list())
-        assert within <= kept
+        assert within <= kept, row[c.SEEKER_ID]
+        within_any |= within
+    assert within_any  # the inclusion above is not vacuous
+    # "a few more" is bounded: with 10 km squares and a 2 km margin, a kept vacancy's square is at most
+    # ceil((30 + 2) / 10) = 4 squares from a seeker's square in x and in y, so in the plane it is less than
+    # (4 + 1) x 10 = 50 km from that seeker along each axis
+    bound = (math.ceil((30 + 2) / 10) + 1) * 10
+    sx, sy = planar_km(seekers[c.LATITUDE].to_numpy(), seekers[c.LONGITUDE].to_numpy())
+    vx, vy = planar_km(reach[c.LATITUDE].to_numpy(), reach[c.LONGITUDE].to_numpy())
+    near = (np.abs(vx[:, None] - sx[None, :]) < bound) & (np.abs(vy[:, None] - sy[None, :]) < bound)
+    assert near.any(axis=1).all()
 
 
 @settings(max_examples=15, deadline=None)
@@ -151,4 +177,4 @@ def test_sharding_never_changes_the_matches(reference: Reference, seed: int, sha
     communes = communes_in(reference, ["01", "38", "73", "74", "69", "71", "39"])
     seekers, vacancies = world(communes, 150, 120, seed=seed, radii=(5, 20, 50, 200))
     kw = {"mobility": MOBILITY, "min_score": 0.3, "top_k": 3}
-    assert sharded(seekers, vacancies, shards, **kw).equals(score_matches(seekers, vacancies, **kw))  # type: ignore[arg-type]
+    assert sharded(seekers, vacancies, shards, **kw).equals(score_matches(seekers, vacancies, **kw))

@@ -11,8 +11,10 @@ from tremplin.sms_text import (
     GSM7_BASIC,
     GSM7_EXTENDED,
     HELP_TEXT,
+    TO_COUNSELLOR_TEXT,
     encoding,
     render_offer,
+    reply_text,
     segments,
     to_gsm7,
 )
@@ -266,3 +268,31 @@ def test_help_text_is_one_gsm7_segment() -> None:
     assert encoding(HELP_TEXT) == "GSM-7"
     assert segments(HELP_TEXT) == 1
     assert "STOP" in HELP_TEXT
+
+
+# --- conversation replies ------------------------------------------------------------------------
+
+# "Merci. Un conseiller va vous contacter au sujet de l'offre " counted by hand: 6 + 1 + 2 + 1 + 10 + 1 + 2
+# + 1 + 4 + 1 + 9 + 1 + 2 + 1 + 5 + 1 + 2 + 1 + 7 + 1 = 59 characters, all one GSM-7 septet.
+COUNSELLOR_START = "Merci. Un conseiller va vous contacter au sujet de l'offre "
+
+
+def test_reply_text_cuts_an_over_long_reply_to_two_segments_with_an_ellipsis() -> None:
+    # 59 + 400 + "." = 460 septets. Two parts hold 2 x 153 = 306; the ellipsis takes 3, so the first 303
+    # characters stay: the 59 of the start and 244 of the title.
+    text = reply_text(TO_COUNSELLOR_TEXT, title="x" * 400)
+    assert text == COUNSELLOR_START + "x" * 244 + "..."
+    assert len(text) == 306 and segments(text) == 2
+
+
+def test_reply_text_drops_the_space_before_the_ellipsis() -> None:
+    # The 303 characters kept end with the title's 244th character, a space: it goes, leaving 305.
+    text = reply_text(TO_COUNSELLOR_TEXT, title="x" * 243 + " " + "y" * 200)
+    assert text == COUNSELLOR_START + "x" * 243 + "..."
+
+
+def test_reply_text_cleans_to_gsm7_before_measuring() -> None:
+    # "ê" is UCS-2 (70 units per part): cleaned to "e" first, 59 + 90 + 1 = 150 septets fit one GSM-7 part.
+    text = reply_text(TO_COUNSELLOR_TEXT, title="ê" * 90)
+    assert text == COUNSELLOR_START + "e" * 90 + "."
+    assert segments(text) == 1

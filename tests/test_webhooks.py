@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 
 from connectors.fake_twilio import FakeTwilio, twilio_signature
 from connectors.opstore import OpStore
@@ -20,47 +15,21 @@ from connectors.optables import (
     counsellor_queue,
     inbound_messages,
     screening_answers,
-    sms_outbox,
     sms_status_events,
     suppression,
 )
-from connectors.sms import TwilioGateway
-from tests.outbox import outbox_row
+from tests.outbox import MONDAY_10H_PARIS, kinds, queue_items, queue_messages, statuses
 from tremplin.dispatch import dispatch
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings
-from tremplin.webhooks import create_app
+from tremplin.webhooks import create_app, free_port, serving
 
 TOKEN = "fake-auth-token"
-MONDAY_10H_PARIS = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(settings: Settings, port: int) -> Iterator[None]:
-    """``create_app`` served by uvicorn on a loopback port, as ``tremplin serve`` does."""
-    uv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings.from_env(
         {},
@@ -71,36 +40,27 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
         sms_rate_per_second=0.0,
         sms_status_callback=f"{base}/twilio/status",
     )
-    with serving(settings, port):
+    with serving(settings, port=port) as served:
+        assert served == base
         yield base, settings
-
-
-def queue_offer(store: OpStore, i: int, phone: str) -> None:
-    store.insert_ignoring_duplicates(sms_outbox, [outbox_row(i, to_number=phone, score=0.7)])
 
 
 def test_the_whole_match_ft_path_over_http(server: tuple[str, Settings]) -> None:
     base, settings = server
     store = OpStore(settings.opstore)
-    queue_offer(store, 1, "+33639980001")
-    queue_offer(store, 2, "+33639980002")
+    queue_messages(store, ["+33639980001", "+33639980002"], first=1)
     with FakeTwilio(auth_token=TOKEN) as fake:
-        gateway = TwilioGateway(
-            fake.account_sid, TOKEN, "TREMPLIN", base_url=fake.base_url, status_callback=settings.sms_status_callback
-        )
+        gateway = fake.gateway(status_callback=settings.sms_status_callback)
         assert dispatch(settings, now=MONDAY_10H_PARIS, gateway=gateway)["sent"] == 2
         by_to = {m["to"]: m["sid"] for m in fake.messages}
         # Twilio reports delivery for one and a carrier failure for the other
         assert fake.set_status(by_to["+33639980001"], "delivered") == 204
         assert fake.set_status(by_to["+33639980002"], "undelivered", error_code=30006) == 204
         assert fake.set_status(by_to["+33639980001"], "delivered") == 204  # a replay
-        rows = {r["seeker_id"]: r for r in store.table_rows(sms_outbox)}
-        assert rows["S1"]["status"] == "delivered"
-        assert (rows["S2"]["status"], rows["S2"]["error_code"]) == ("undelivered", 30006)
+        assert statuses(store) == {"S1": ("delivered", None), "S2": ("undelivered", 30006)}
         assert store.count(sms_status_events) == 2
-        assert [(r["phone"], r["kind"]) for r in store.table_rows(suppression)] == [("+33639980002", "undeliverable")]
-        queued = {r["seeker_id"]: (r["queue"], r["reason"]) for r in store.table_rows(counsellor_queue)}
-        assert queued == {"S2": ("to_call", "sms_error_30006")}
+        assert kinds(store) == {"+33639980002": "undeliverable"}
+        assert queue_items(store) == {"S2": ("to_call", "sms_error_30006")}
 
         # the seeker answers OUI, then the three screening questions
         url = f"{base}/twilio/inbound"
@@ -110,8 +70,7 @@ def test_the_whole_match_ft_path_over_http(server: tuple[str, Settings]) -> None
             status, twiml = fake.inbound(url, from_="+33639980001", body=body)
             assert status == 200
         assert "Un conseiller vous rappelle" in twiml
-    items = {r["seeker_id"]: (r["queue"], r["reason"]) for r in store.table_rows(counsellor_queue)}
-    assert items["S1"] == ("interested", "screened")
+    assert queue_items(store)["S1"] == ("interested", "screened")
     assert sorted((r["question_key"], r["answer_yes_no"]) for r in store.table_rows(screening_answers)) == [
         ("availability", True),
         ("hours", False),
@@ -153,6 +112,22 @@ def test_a_replayed_inbound_message_sid_changes_nothing(server: tuple[str, Setti
     assert store.count(suppression) == 0  # the replay did not opt the number out again
 
 
+def test_twilio_advanced_opt_out_stop_suppresses_and_gets_an_empty_answer(server: tuple[str, Settings]) -> None:
+    # With Advanced Opt-Out, Twilio answers the seeker itself and posts OptOutType=STOP: we record and stay silent.
+    base, settings = server
+    store = OpStore(settings.opstore)
+    queue_messages(store, ["+33639980001"], first=1)  # an offer still waiting for the window
+    with FakeTwilio(auth_token=TOKEN) as fake:
+        status, twiml = fake.inbound(f"{base}/twilio/inbound", from_="+33639980001", body="STOP", opt_out_type="STOP")
+    assert status == 200
+    answer = ET.fromstring(twiml)
+    assert answer.tag == "Response" and list(answer) == [] and not (answer.text or "").strip()
+    assert kinds(store) == {"+33639980001": "opt_out"}
+    assert statuses(store, extra="status_reason") == {"S1": ("dropped", "opted_out")}
+    (row,) = store.table_rows(inbound_messages)
+    assert (row["intent"], row["opt_out_type"], row["reply_body"]) == ("stop", "STOP", None)
+
+
 def test_the_app_refuses_to_start_without_the_auth_token(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TREMPLIN_TWILIO_AUTH_TOKEN"):
         create_app(Settings.from_env({}, data_dir=tmp_path, home=tmp_path))
@@ -162,12 +137,12 @@ def test_behind_a_proxy_the_public_url_is_what_is_signed(tmp_path: Path) -> None
     settings = Settings.from_env(
         {}, data_dir=tmp_path, home=tmp_path, twilio_auth_token=TOKEN, public_base_url="https://sms.example.fr/hooks"
     )
-    port = _free_port()
+    port = free_port()
     local_url = f"http://127.0.0.1:{port}/twilio/inbound"
     fields = {"MessageSid": "SM2", "From": "+33639980001", "To": "+33700000000", "Body": "AIDE"}
     good = twilio_signature(TOKEN, "https://sms.example.fr/hooks/twilio/inbound", fields)
     local = twilio_signature(TOKEN, local_url, fields)
-    with serving(settings, port):
+    with serving(settings, port=port):
         refused = requests.post(local_url, data=fields, headers={"X-Twilio-Signature": local}, timeout=5)
         answer = requests.post(local_url, data=fields, headers={"X-Twilio-Signature": good}, timeout=5)
     assert refused.status_code == 403

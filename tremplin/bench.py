@@ -16,10 +16,11 @@ import platform
 import resource
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.reference import load_reference
 from tremplin import code_version, tasks
@@ -29,14 +30,13 @@ from tremplin.settings import PROJECT_ROOT, Settings
 BENCH_DATE = date(2026, 11, 23)
 
 
-def _header(seekers: int, vacancies: int) -> dict[str, Any]:
-    """When, with what code, on what machine and at what size the figures were measured."""
+def header(**size: int) -> dict[str, Any]:
+    """When, with what code and on what machine the figures were measured, and at what ``size``."""
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "seekers": seekers,
-        "vacancies": vacancies,
+        **size,
     }
 
 
@@ -68,7 +68,7 @@ def run_bench(settings: Settings, *, seekers: int, vacancies: int, out: Path, se
         outputs[name] = function(settings, BENCH_DATE)
         steps[name] = round(time.perf_counter() - t, 3)
     result = {
-        **_header(seekers, vacancies),
+        **header(seekers=seekers, vacancies=vacancies),
         "wall_time_s": steps,
         "total_s": round(time.perf_counter() - started, 3),
         "peak_rss_mib": round(peak_rss_mib(), 1),
@@ -77,14 +77,19 @@ def run_bench(settings: Settings, *, seekers: int, vacancies: int, out: Path, se
         "routing": outputs["route"],
         "published": outputs["publish"],
     }
-    _merge_into(out, "nightly", f"{seekers}x{vacancies}", result)
+    merge_results(out, ("nightly", f"{seekers}x{vacancies}"), result)
     return result
 
 
-def _merge_into(out: Path, section: str, key: str, result: dict[str, Any]) -> None:
+def merge_results(out: Path, keys: tuple[str, ...], result: dict[str, Any]) -> None:
+    """Write ``result`` at ``keys`` (for example ``("scale", "1000000x200000")``) in the JSON results file,
+    keeping everything else in it: each benchmark owns its own keys."""
     out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    existing.setdefault(section, {})[key] = result
+    node = existing
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = result
     out.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
 
 
@@ -117,13 +122,17 @@ def _time_short_lists(settings: Settings, run_date: date) -> dict[str, Any]:
         "vacancies": lists.get_column("vacancy_id").n_unique(),
         "longest": int(lists.select(pl.col("rank").max()).item() or 0),
         "matches_in": matches.height,
-        "frame_mib": round(pl.DataFrame(lists).estimated_size("mb"), 1),
+        "frame_mib": round(lists.estimated_size("mb"), 1),
     }
 
 
-def _in_fresh_process(step: str, settings: Settings, run_date: date) -> tuple[dict[str, Any], float, float]:
+_T = TypeVar("_T")
+
+
+def _in_fresh_process(function: Callable[..., _T], *args: Any) -> _T:
+    """``function(*args)`` in a new interpreter, so that its peak RSS is its own."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_child_step, step, settings, run_date).result()
+        return pool.submit(function, *args).result()
 
 
 SCALE_STEPS = ("ingest", "normalize", "score", "route", "short_lists", "publish", "summary")
@@ -144,8 +153,7 @@ def run_scale(
     if home.exists():
         shutil.rmtree(home)
     settings = Settings.from_env(data_dir=settings.data_dir, home=home)
-    started = time.perf_counter()
-    t = time.perf_counter()
+    started = t = time.perf_counter()
     generate(
         load_reference(settings.data_dir),
         seekers=seekers,
@@ -157,14 +165,14 @@ def run_scale(
     steps: dict[str, Any] = {"generate": {"wall_s": round(time.perf_counter() - t, 3), "peak_rss_mib": None}}
     outputs: dict[str, Any] = {}
     for step in SCALE_STEPS:
-        output, seconds, rss = _in_fresh_process(step, settings, BENCH_DATE)
+        output, seconds, rss = _in_fresh_process(_child_step, step, settings, BENCH_DATE)
         steps[step] = {"wall_s": round(seconds, 3), "peak_rss_mib": round(rss, 1)}
         outputs[step] = output
         print(f"{step}: {seconds:.1f} s, peak RSS {rss:,.0f} MiB", flush=True)
     score = outputs["score"]
     score_s = steps["score"]["wall_s"]
     result = {
-        **_header(seekers, vacancies),
+        **header(seekers=seekers, vacancies=vacancies),
         "steps": steps,
         "figure_steps": list(FIGURE_STEPS),
         "figure_steps_wall_s": round(sum(steps[s]["wall_s"] for s in FIGURE_STEPS), 3),
@@ -180,12 +188,11 @@ def run_scale(
         "routing": outputs["route"],
         "published": outputs["publish"],
     }
-    _merge_into(out, "scale", f"{seekers}x{vacancies}", result)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        naive = pool.submit(naive_against_tremplin, settings, BENCH_DATE, sample, seed).result()
+    merge_results(out, ("scale", f"{seekers}x{vacancies}"), result)
+    naive = _in_fresh_process(naive_against_tremplin, settings, BENCH_DATE, sample, seed)
     result["naive_vs_tremplin"] = naive
     print(f"naive: {json.dumps(naive)}", flush=True)
-    _merge_into(out, "scale", f"{seekers}x{vacancies}", result)
+    merge_results(out, ("scale", f"{seekers}x{vacancies}"), result)
     return result
 
 

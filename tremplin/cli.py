@@ -237,12 +237,13 @@ def bench(
             result = run_sms_bench(out, log=lambda message: typer.echo(message, err=True))
         elif quality:
             from connectors.reference import load_reference
+            from tremplin.bench import merge_results
             from tremplin.normalize_quality import normalization_benchmark
-            from tremplin.quality import quality_benchmark, write_results
+            from tremplin.quality import quality_benchmark
 
             result = quality_benchmark(load_reference(settings.data_dir), settings.data_dir)
-            write_results(out, "quality", result)
-            write_results(out, "normalization", normalization_benchmark(settings.data_dir))
+            merge_results(out, ("quality",), result)
+            merge_results(out, ("normalization",), normalization_benchmark(settings.data_dir))
         else:
             result = run_bench(settings, seekers=seekers, vacancies=vacancies, out=out)
     except TremplinError as exc:

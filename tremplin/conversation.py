@@ -26,12 +26,16 @@ from sqlalchemy.engine import Connection
 from connectors.opstore import OpStore
 from connectors.optables import (
     DELIVERED,
-    DROPPED,
     INTERESTED,
-    OPEN,
-    OPT_OUT,
-    QUEUED,
+    OPEN_STATES,
     SENT,
+    STATE_CLARIFYING,
+    STATE_DECLINED,
+    STATE_INTERESTED,
+    STATE_OPTED_OUT,
+    STATE_SCREENING,
+    STATE_TO_COUNSELLOR,
+    STATE_VACANCY_CLOSED,
     TO_CALL,
     UNDELIVERED,
     conversations,
@@ -39,23 +43,10 @@ from connectors.optables import (
     inbound_messages,
     screening_answers,
     sms_outbox,
-    suppression,
-    vacancy_closures,
 )
 from tremplin import sms_text
 from tremplin.replies import Intent, Reply, classify
 from tremplin.settings import Settings
-
-# conversation states
-CLARIFYING, SCREENING = "clarifying", "screening"
-DONE_INTERESTED, DECLINED, TO_COUNSELLOR, OPTED_OUT, VACANCY_CLOSED = (
-    "interested",
-    "declined",
-    "to_counsellor",
-    "opted_out",
-    "vacancy_closed",
-)
-OPEN_STATES = (CLARIFYING, SCREENING)
 
 ALREADY_TEXT = "Votre réponse sur l'offre {title} est déjà enregistrée, merci. Aide: 3949."
 CLOSED_TEXT = "Désolé, l'offre {title} n'est plus disponible. Nous vous proposerons d'autres offres."
@@ -117,10 +108,15 @@ def _respond(
     phone = message.from_number
     twilio_answers = message.opt_out_type is not None
     if intent is Intent.STOP:
-        _opt_out(conn, store, phone, now)
+        store.suppress(phone, reason="stop_keyword", source="sms", now=now, conn=conn)
+        conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.phone == phone, conversations.c.state.in_(OPEN_STATES))
+            .values(state=STATE_OPTED_OUT, updated_at=now)
+        )
         return None, None if twilio_answers else sms_text.reply_text(sms_text.STOPPED_TEXT)
     if intent is Intent.START:
-        conn.execute(sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind == OPT_OUT))
+        store.unsuppress(phone, conn=conn)
         return None, None if twilio_answers else sms_text.reply_text(sms_text.STARTED_TEXT)
     if intent is Intent.HELP:
         return None, None if twilio_answers else sms_text.reply_text(settings.sms_help_text or sms_text.HELP_TEXT)
@@ -136,20 +132,20 @@ def _respond(
         .where(sms_outbox.c.message_id == key, sms_outbox.c.replied_at.is_(None))
         .values(replied_at=now)
     )
-    if state == SCREENING:
+    if state == STATE_SCREENING:
         return key, _screening_answer(conn, settings, offer, reply, intent, title, now)
-    if state is not None and state != CLARIFYING and not (state == DECLINED and intent is Intent.YES):
+    if state is not None and state != STATE_CLARIFYING and not (state == STATE_DECLINED and intent is Intent.YES):
         return key, sms_text.reply_text(ALREADY_TEXT, title=title)
     if intent is Intent.YES:
-        return key, _interested(conn, settings, offer, title, now)
+        return key, _interested(conn, store, settings, offer, title, now)
     if intent is Intent.NO:
-        _set_state(conn, offer, DECLINED, now)
+        _set_state(conn, offer, STATE_DECLINED, now)
         return key, sms_text.reply_text(sms_text.DECLINED_TEXT)
     if state is None:
-        _set_state(conn, offer, CLARIFYING, now)
+        _set_state(conn, offer, STATE_CLARIFYING, now)
         return key, sms_text.reply_text(sms_text.CLARIFY_TEXT, title=title)
-    _set_state(conn, offer, TO_COUNSELLOR, now)
-    _queue_item(conn, offer, queue=TO_CALL, reason="unclear_reply", now=now)
+    _set_state(conn, offer, STATE_TO_COUNSELLOR, now)
+    store.queue_offer(offer, queue=TO_CALL, reason="unclear_reply", at=now, conversation_id=key, conn=conn)
     return key, sms_text.reply_text(sms_text.TO_COUNSELLOR_TEXT, title=title)
 
 
@@ -170,10 +166,10 @@ def _find_offer(conn: Connection, phone: str, ref: int | None) -> dict[str, Any]
         quoted = [r for r in rows if r["reply_ref"] == ref]
         if quoted:
             return quoted[0]
-    screening = [r for r in rows if r["state"] == SCREENING]
+    screening = [r for r in rows if r["state"] == STATE_SCREENING]
     if screening:
         return max(screening, key=lambda r: r["updated_at"])
-    waiting = [r for r in rows if r["state"] in (None, CLARIFYING)]
+    waiting = [r for r in rows if r["state"] in (None, STATE_CLARIFYING)]
     return waiting[0] if waiting else None
 
 
@@ -200,22 +196,21 @@ def _set_state(conn: Connection, offer: Mapping[str, Any], state: str, now: date
         )
 
 
-def _interested(conn: Connection, settings: Settings, offer: dict[str, Any], title: str, now: datetime) -> str:
+def _interested(
+    conn: Connection, store: OpStore, settings: Settings, offer: dict[str, Any], title: str, now: datetime
+) -> str:
     today = now.astimezone(ZoneInfo(settings.timezone)).date()  # closing days are French calendar days
-    closed = conn.execute(
-        sa.select(vacancy_closures.c.vacancy_id).where(
-            vacancy_closures.c.vacancy_id == offer["vacancy_id"], vacancy_closures.c.closed_on <= today
-        )
-    ).first()
-    if closed is not None:
-        _set_state(conn, offer, VACANCY_CLOSED, now)
+    if store.vacancy_closed(offer["vacancy_id"], today, conn=conn):
+        _set_state(conn, offer, STATE_VACANCY_CLOSED, now)
         return sms_text.reply_text(CLOSED_TEXT, title=title)
     questions = settings.screening
-    _queue_item(conn, offer, queue=INTERESTED, reason="replied_oui", now=now)
+    store.queue_offer(
+        offer, queue=INTERESTED, reason="replied_oui", at=now, conversation_id=offer["message_id"], conn=conn
+    )
     if not questions:
-        _set_state(conn, offer, DONE_INTERESTED, now)
+        _set_state(conn, offer, STATE_INTERESTED, now)
         return sms_text.reply_text(sms_text.INTERESTED_TEXT, title=title)
-    _set_state(conn, offer, SCREENING, now, step=0)
+    _set_state(conn, offer, STATE_SCREENING, now, step=0)
     return _ask(conn, offer["message_id"], questions, 0, now)
 
 
@@ -254,68 +249,16 @@ def _screening_answer(
     )
     conn.execute(
         sa.update(counsellor_queue)
-        .where(counsellor_queue.c.item_id == key)
+        .where(counsellor_queue.c.conversation_id == key)
         .values(updated_at=now, version=counsellor_queue.c.version + 1)
     )
     if step + 1 < len(questions):
-        _set_state(conn, offer, SCREENING, now, step=step + 1)
+        _set_state(conn, offer, STATE_SCREENING, now, step=step + 1)
         return _ask(conn, key, questions, step + 1, now)
-    _set_state(conn, offer, DONE_INTERESTED, now, step=step + 1)
+    _set_state(conn, offer, STATE_INTERESTED, now, step=step + 1)
     conn.execute(
-        sa.update(counsellor_queue).where(counsellor_queue.c.item_id == key).values(reason="screened", updated_at=now)
+        sa.update(counsellor_queue)
+        .where(counsellor_queue.c.conversation_id == key)
+        .values(reason="screened", updated_at=now)
     )
     return sms_text.reply_text(sms_text.INTERESTED_TEXT, title=title)
-
-
-def _queue_item(conn: Connection, offer: Mapping[str, Any], *, queue: str, reason: str, now: datetime) -> None:
-    """Put the offer in the agency's queue; an item already there for this seeker and vacancy is updated."""
-    key = offer["message_id"]
-    existing = conn.execute(
-        sa.select(counsellor_queue.c.item_id).where(
-            counsellor_queue.c.seeker_id == offer["seeker_id"], counsellor_queue.c.vacancy_id == offer["vacancy_id"]
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        conn.execute(
-            sa.update(counsellor_queue)
-            .where(counsellor_queue.c.item_id == existing)
-            .values(queue=queue, reason=reason, status=OPEN, conversation_id=key, updated_at=now)
-        )
-        return
-    conn.execute(
-        sa.insert(counsellor_queue).values(
-            item_id=key,
-            run_date=offer["run_date"],
-            agency_id=offer["agency_id"],
-            seeker_id=offer["seeker_id"],
-            vacancy_id=offer["vacancy_id"],
-            queue=queue,
-            reason=reason,
-            score=offer["score"],
-            explanation=offer["explanation"],
-            status=OPEN,
-            conversation_id=key,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
-    )
-
-
-def _opt_out(conn: Connection, store: OpStore, phone: str, now: datetime) -> None:
-    conn.execute(sa.delete(suppression).where(suppression.c.phone == phone, suppression.c.kind != OPT_OUT))
-    conn.execute(
-        store.insert_ignore(suppression).values(
-            phone=phone, kind=OPT_OUT, reason="stop_keyword", source="sms", created_at=now
-        )
-    )
-    conn.execute(
-        sa.update(sms_outbox)
-        .where(sms_outbox.c.to_number == phone, sms_outbox.c.status == QUEUED)
-        .values(status=DROPPED, status_reason="opted_out", status_at=now)
-    )
-    conn.execute(
-        sa.update(conversations)
-        .where(conversations.c.phone == phone, conversations.c.state.in_(OPEN_STATES))
-        .values(state=OPTED_OUT, updated_at=now)
-    )

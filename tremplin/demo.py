@@ -16,15 +16,13 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from connectors.reference import load_reference
+from connectors.reference import REAL_OFFERS_FILE, load_reference
 from tremplin import summary
 from tremplin.airflow_runner import run_dag, settings_env
 from tremplin.dispatch import dispatch
 from tremplin.errors import TremplinError
 from tremplin.generate import generate
 from tremplin.settings import PROJECT_ROOT, Settings
-
-REAL_OFFERS = Path("offers") / "france_travail_offres_ardeche_2025-05.jsonl"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     inbox_day = settings.inbox / run_date.isoformat()
     ref = load_reference(settings.data_dir)
     generated = generate(ref, seekers=args.seekers, vacancies=args.vacancies, seed=args.seed, out_dir=inbox_day)
-    real = settings.data_dir / REAL_OFFERS
+    real = settings.data_dir / REAL_OFFERS_FILE
     if not real.is_file():
         raise TremplinError(f"{real}: the real France Travail offers are missing from the reference data")
     (inbox_day / "offres_france_travail_ardeche.jsonl").symlink_to(real)
@@ -132,42 +130,27 @@ CONVERSATIONS = (
 
 def play_replies(settings: Settings) -> list[str]:
     """Serve the webhooks on a loopback port and post signed inbound SMS, as Twilio would; the transcript."""
-    import socket
-    import threading
-
-    import uvicorn
-
     from connectors.fake_twilio import FakeTwilio
     from connectors.opstore import OpStore
     from connectors.optables import counsellor_queue, sms_outbox
-    from tremplin.webhooks import INBOUND_PATH, create_app
+    from tremplin.webhooks import INBOUND_PATH, free_port, serving
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     token = "demo-auth-token"  # the demo's stand-in for the Twilio auth token that signs webhooks
     served = dataclasses.replace(settings, twilio_auth_token=token, public_base_url=base)
-    server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.02)
     store = OpStore(settings.opstore)
     sent = sorted((r for r in store.table_rows(sms_outbox) if r["status"] == "sent"), key=lambda r: r["message_id"])
     lines: list[str] = []
-    try:
-        with FakeTwilio(auth_token=token) as twilio:
-            for message, bodies in zip(sent, CONVERSATIONS, strict=False):
-                lines.append(f"seeker {message['seeker_id']} ({message['to_number']}) got: {message['body']}")
-                for body in bodies:
-                    status, twiml = twilio.inbound(base + INBOUND_PATH, from_=message["to_number"], body=body)
-                    answer = twiml.split("<Message>")[1].split("</Message>")[0] if "<Message>" in twiml else ""
-                    lines.append(f"  -> {body}")
-                    lines.append(f"  <- {html.unescape(answer) or '(no answer)'}  [HTTP {status}]")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    # The fake only plays Twilio's side here: it signs each inbound SMS with the token and posts it.
+    with serving(served, port=port), FakeTwilio(auth_token=token) as twilio:
+        for message, bodies in zip(sent, CONVERSATIONS, strict=False):
+            lines.append(f"seeker {message['seeker_id']} ({message['to_number']}) got: {message['body']}")
+            for body in bodies:
+                status, twiml = twilio.inbound(base + INBOUND_PATH, from_=message["to_number"], body=body)
+                answer = twiml.split("<Message>")[1].split("</Message>")[0] if "<Message>" in twiml else ""
+                lines.append(f"  -> {body}")
+                lines.append(f"  <- {html.unescape(answer) or '(no answer)'}  [HTTP {status}]")
     queued = [r for r in store.table_rows(counsellor_queue) if r["queue"] == "interested"]
     lines.append(f"interested queue: {len(queued)} item(s); opted out: {len(store.suppressed_numbers())} number(s)")
     return lines

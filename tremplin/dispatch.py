@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.opstore import OpStore
-from connectors.optables import DROPPED, FAILED, OPT_OUT, QUEUED, SENDING, UNDELIVERABLE, UNDELIVERED
+from connectors.optables import DROPPED, FAILED, OPT_OUT, QUEUED, SENDING, TO_CALL, UNDELIVERABLE, UNDELIVERED
 from connectors.sms import PERMANENT_CODES, SmsGateway, gateway_from_settings
 from tremplin.errors import ConfigError, SmsError
 from tremplin.send_window import in_send_window, next_window_open, window_from_settings
@@ -95,7 +95,7 @@ def _dispatch(
         except SmsError as exc:
             counts[_failed(store, settings, message, exc, at=moment())] += 1
             continue
-        store.record_sent(key, sent.sid, moment())
+        _record_sent(store, key, sent.sid, moment())
         counts["sent"] += 1
     status = store.count_by_status()
     return {
@@ -117,34 +117,51 @@ def _failed(store: OpStore, settings: Settings, message: Mapping[str, Any], exc:
         store.set_status(key, SENDING, expect=SENDING, status_reason="no_answer")
         return "unconfirmed"
     if exc.permanent:
-        fail_for_good(store, message, code=exc.code, detail=str(exc), at=at)
+        mark_number(store, message["to_number"], exc.code, at=at)
+        _give_up(store, message, code=exc.code, reason=f"sms_error_{exc.code}", at=at)
         return "failed"
     if attempt >= settings.sms_max_attempts:
-        store.set_status(key, FAILED, expect=SENDING, error_code=exc.code, status_reason="retries_exhausted")
-        store.to_counsellor(message, reason="sms_retries_exhausted", at=at)
+        _give_up(store, message, code=exc.code, reason="sms_retries_exhausted", at=at)
         return "failed"
     delay = RETRY_BASE * (2 ** message["attempts"])
     store.set_status(key, QUEUED, expect=SENDING, error_code=exc.code, status_reason="retry", not_before=at + delay)
     return "retry_later"
 
 
-def fail_for_good(store: OpStore, message: Mapping[str, Any], *, code: int | None, detail: str, at: datetime) -> None:
-    """A permanent provider error: fail the message, mark the number, hand the offer to a counsellor."""
-    store.set_status(
-        message["message_id"], FAILED, expect=SENDING, error_code=code, status_reason=detail[:64], status_at=at
-    )
-    mark_number(store, message["to_number"], code, at=at)
-    store.to_counsellor(message, reason=f"sms_error_{code}", at=at)
+def _give_up(store: OpStore, message: Mapping[str, Any], *, code: int | None, reason: str, at: datetime) -> None:
+    """The SMS will not go out: fail it and hand the offer to the seeker's counsellor."""
+    store.set_status(message["message_id"], FAILED, expect=SENDING, error_code=code, status_reason=reason, status_at=at)
+    store.queue_offer(message, queue=TO_CALL, reason=reason, at=at)
 
 
 def mark_number(store: OpStore, phone: str, code: int | None, *, at: datetime) -> None:
     """21610: the seeker unsubscribed at the carrier (an opt-out); other permanent codes: undeliverable."""
-    if code == OPTED_OUT_CODE:
-        store.suppress(phone, reason=f"twilio_{code}", source="twilio", now=at, kind=OPT_OUT)
-        store.drop_queued_for(phone, "opted_out")
-    else:
-        store.suppress(phone, reason=f"twilio_{code}", source="twilio", now=at, kind=UNDELIVERABLE)
-        store.drop_queued_for(phone, "number_undeliverable")
+    kind = OPT_OUT if code == OPTED_OUT_CODE else UNDELIVERABLE
+    store.suppress(phone, reason=f"twilio_{code}", source="twilio", now=at, kind=kind)
+
+
+def _record_sent(store: OpStore, key: str, sid: str, at: datetime) -> None:
+    """Record the sid, then the status callbacks that reached us before it (a fast provider)."""
+    if store.record_sent(key, sid, at):
+        for status, code in store.status_events(sid):
+            apply_provider_status(store, sid, status, code, at)
+
+
+def apply_provider_status(store: OpStore, sid: str, status: str, code: int | None, at: datetime) -> None:
+    """Move the message forward; a permanent delivery error marks the number and hands the offer to a
+    counsellor, as a permanent error at the call does."""
+    moved = store.apply_status(sid, status, code, at)
+    if moved is not None and status in (UNDELIVERED, FAILED) and code in PERMANENT_CODES:
+        mark_number(store, moved["to_number"], code, at=at)
+        store.queue_offer(moved, queue=TO_CALL, reason=f"sms_error_{code}", at=at)
+
+
+def record_status_callback(store: OpStore, *, sid: str, status: str, error_code: int | None, at: datetime) -> bool:
+    """A provider status callback: stored once (False for a replay, which changes nothing), then applied."""
+    added = store.record_status_event(sid, status, error_code, at)
+    if added:
+        apply_provider_status(store, sid, status, error_code, at)
+    return added
 
 
 def reconcile(store: OpStore, gateway: SmsGateway, settings: Settings, *, now: datetime) -> Counter[str]:
@@ -159,25 +176,12 @@ def reconcile(store: OpStore, gateway: SmsGateway, settings: Settings, *, now: d
             counts["reconcile_unreachable"] += 1
             continue  # cannot tell: leave it in "sending" rather than risk a double text
         if found is not None:
-            store.record_sent(key, found.sid, now)
+            _record_sent(store, key, found.sid, now)
             counts["reconciled_sent"] += 1
         elif message["attempts"] >= settings.sms_max_attempts:
-            store.set_status(key, FAILED, expect=SENDING, status_reason="retries_exhausted", status_at=now)
-            store.to_counsellor(message, reason="sms_retries_exhausted", at=now)
+            _give_up(store, message, code=message["error_code"], reason="sms_retries_exhausted", at=now)
             counts["failed"] += 1
         else:
             store.set_status(key, QUEUED, expect=SENDING, status_reason="not_received", not_before=now)
             counts["reconciled_requeued"] += 1
     return counts
-
-
-def record_status_callback(store: OpStore, *, sid: str, status: str, error_code: int | None, at: datetime) -> bool:
-    """A provider status callback: stored once (False for a replay), applied to the outbox; a permanent
-    delivery error marks the number and hands the offer to a counsellor, as a permanent send error does."""
-    added = store.record_status_event(sid, status, error_code, at)
-    if added and status in (UNDELIVERED, FAILED) and error_code in PERMANENT_CODES:
-        message = store.message_by_sid(sid)
-        if message is not None:
-            mark_number(store, message["to_number"], error_code, at=at)
-            store.to_counsellor(message, reason=f"sms_error_{error_code}", at=at)
-    return added

@@ -7,7 +7,7 @@ from datetime import date
 from connectors.reference import cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
-from matching.explain import EXPLANATION, with_explanations
+from matching.explain import EXPLANATION, MATCHED_LABELS, MISSING_LABELS, with_explanations
 from tremplin.errors import TremplinError
 from tremplin.settings import Settings
 
@@ -60,9 +60,8 @@ def explain_seeker(settings: Settings, seeker_id: str, run_date: date) -> str:
             f"   = {settings.weight_skill:g} x skills {m[c.SKILL_SCORE]:.3f} + {settings.weight_occupation:g} x "
             f"occupation {m[c.OCCUPATION_SCORE]:.2f} ({RELATION_FR.get(m[c.OCCUPATION_RELATION], '')}) + "
             f"{settings.weight_distance:g} x distance {m[c.DISTANCE_SCORE]:.3f}",
-            "   matched skills: " + ("; ".join(labels.get(s, s) for s in m[c.MATCHED_SKILLS]) or "none"),
-            "   missing required skills: "
-            + ("; ".join(labels.get(s, s) for s in m[c.MISSING_REQUIRED_SKILLS]) or "none"),
+            "   matched skills: " + ("; ".join(m[MATCHED_LABELS]) or "none"),
+            "   missing required skills: " + ("; ".join(m[MISSING_LABELS]) or "none"),
             f"   {m[EXPLANATION]}",
         ]
     return "\n".join(lines)

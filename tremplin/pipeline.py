@@ -23,7 +23,7 @@ from connectors.optables import OPT_OUT, QUEUED, UNDELIVERABLE, counsellor_queue
 from connectors.reference import Reference, cached_reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
-from matching.explain import sentence
+from matching.explain import EXPLANATION, MATCHED_LABELS, MISSING_LABELS, with_explanations
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, TEXT, TaxonomyIndex
 from matching.offers import final_routing, select_offers, shortlists
 from matching.rerank import FEATURES, RERANK_SCORE, train_reranker
@@ -168,13 +168,7 @@ def _open_manifest(
 
 
 def title_index(ref: Reference) -> TaxonomyIndex:
-    labels = pl.concat(
-        [
-            ref.rome.appellations.select(pl.col(c.ROME_CODE).alias(CONCEPT_ID), LABEL),
-            ref.rome.sheets.select(pl.col(c.ROME_CODE).alias(CONCEPT_ID), LABEL),
-        ]
-    )
-    return TaxonomyIndex.build(labels)
+    return TaxonomyIndex.build(ref.rome.title_labels.rename({c.ROME_CODE: CONCEPT_ID}))
 
 
 def skill_index(ref: Reference) -> TaxonomyIndex:
@@ -376,7 +370,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         # closing days from the feed; a month back covers every message that can still be waiting
         closing = wh.frame("select_vacancy_closures", {"since": run_date - timedelta(days=30)})
     names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
-    labels = dict(ref.rome.items.select("item_code", LABEL).iter_rows())
+    offers = with_explanations(offers, ref.rome.items.select("item_code", LABEL))
     tz = ZoneInfo(settings.timezone)
     not_before = datetime.combine(run_date, time(settings.send_start_hour), tzinfo=tz)
     now = datetime.now(UTC)
@@ -386,7 +380,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
     earlier = store.reply_refs(sms_seekers.to_list(), before=run_date)
     for offer in offers.iter_rows(named=True):
         key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
-        explanation = _explanation(offer, labels)
+        explanation = _explanation(offer)
         if offer[c.CHANNEL] == c.CHANNEL_SMS:
             # 1, 2, ... per seeker, so that "OUI 2" answers the second offer even after a third arrived
             reply_ref = earlier.get(offer[c.SEEKER_ID], 0) % 99 + 1
@@ -450,19 +444,20 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
     }
 
 
-def _explanation(offer: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    matched = [labels.get(code, code) for code in offer[c.MATCHED_SKILLS]]
-    missing = [labels.get(code, code) for code in offer[c.MISSING_REQUIRED_SKILLS]]
+def _explanation(offer: dict[str, Any]) -> dict[str, Any]:
+    """What a counsellor sees of an offer (also kept with an SMS, for when it goes to a counsellor)."""
+
+    def labelled(codes: list[str], labels: list[str]) -> list[dict[str, str]]:
+        return [{"code": code, "label": label} for code, label in zip(codes, labels, strict=True)]
+
     return {
-        "sentence": sentence(
-            matched=matched, missing=missing, distance_km=offer[c.DISTANCE_KM], relation=offer[c.OCCUPATION_RELATION]
-        ),
+        "sentence": offer[EXPLANATION],
         "title": offer[c.TITLE],
         "rome_code": offer[c.ROME_CODE],
         "distance_km": round(float(offer[c.DISTANCE_KM]), 1),
         "occupation_relation": offer[c.OCCUPATION_RELATION],
-        "matched_skills": [{"code": s, "label": labels.get(s, s)} for s in offer[c.MATCHED_SKILLS]],
-        "missing_required_skills": [{"code": s, "label": labels.get(s, s)} for s in offer[c.MISSING_REQUIRED_SKILLS]],
+        "matched_skills": labelled(offer[c.MATCHED_SKILLS], offer[MATCHED_LABELS]),
+        "missing_required_skills": labelled(offer[c.MISSING_REQUIRED_SKILLS], offer[MISSING_LABELS]),
         "components": {
             "skill": round(float(offer[c.SKILL_SCORE]), 4),
             "occupation": round(float(offer[c.OCCUPATION_SCORE]), 4),

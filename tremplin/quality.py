@@ -19,7 +19,6 @@ ideal ranking of all candidates in reach, and recall@10 of the relevant ones (re
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ import polars as pl
 from rapidfuzz import fuzz
 
 from connectors import files
-from connectors.reference import Reference
+from connectors.reference import REAL_OFFERS_FILE, Reference
 from matching import columns as c
 from matching.geo import haversine_km
 from matching.score import score_matches
@@ -38,7 +37,6 @@ from matching.vacancies import with_default_skills
 from tremplin.generate import generate
 from tremplin.validate import validate_vacancies
 
-REAL_OFFERS = Path("offers") / "france_travail_offres_ardeche_2025-05.jsonl"
 K = 10
 RADIUS_KM = 30.0
 
@@ -49,7 +47,7 @@ def load_vacancies(ref: Reference, data_dir: Path, *, generated: int, seed: int)
     with tempfile.TemporaryDirectory() as tmp:
         generate(ref, seekers=0, vacancies=generated, seed=seed, out_dir=Path(tmp), bad_row_rate=0.0)
         sources = [files.InputFile(files.VACANCIES, Path(tmp) / "vacancies.csv", "csv")]
-        real = data_dir / REAL_OFFERS
+        real = data_dir / REAL_OFFERS_FILE
         if real.is_file():
             sources.append(files.InputFile(files.VACANCIES, real, "jsonl"))
         for item in sources:
@@ -210,11 +208,3 @@ def quality_benchmark(
         "baseline_rapidfuzz_title_and_distance": metrics(fuzzy, pool),
         "seconds": round(time.perf_counter() - started, 2),
     }
-
-
-def write_results(out: Path, key: str, result: dict[str, Any]) -> None:
-    """Merge the figures under ``key`` in the results file, keeping the other keys."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    existing = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    existing[key] = result
-    out.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")

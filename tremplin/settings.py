@@ -131,9 +131,8 @@ class Settings:
             raise ConfigError(f"sms_backend must be 'file' or 'twilio', got {self.sms_backend!r}")
         if not 0 <= self.min_score <= 1:
             raise ConfigError(f"min_score must be in [0, 1], got {self.min_score}")
-        for entry in self.screening_questions:
-            key, sep, question = entry.partition("=")
-            if not sep or not key.strip() or not question.strip():
+        for entry, (key, question) in zip(self.screening_questions, self.screening, strict=True):
+            if not key or not question:
                 raise ConfigError(f"screening_questions: each entry must read 'key=question', got {entry!r}")
         if self.sms_max_attempts < 1:
             raise ConfigError(f"sms_max_attempts must be at least 1, got {self.sms_max_attempts}")

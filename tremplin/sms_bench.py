@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,14 +35,14 @@ import sqlalchemy as sa
 from connectors.fake_twilio import FakeTwilio
 from connectors.opstore import OpStore
 from connectors.optables import INTERESTED, QUEUED, SENT, counsellor_queue, sms_outbox
-from connectors.sms import SentMessage, SmsGateway, TwilioGateway
-from tremplin import code_version
-from tremplin.bench import _merge_into, peak_rss_mib
+from connectors.sms import SentMessage, SmsGateway
+from tremplin.bench import header as bench_header
+from tremplin.bench import merge_results, peak_rss_mib
 from tremplin.dispatch import dispatch
 from tremplin.errors import TremplinError
 from tremplin.settings import PROJECT_ROOT, Settings
 from tremplin.sms_text import MAX_OFFER_SEGMENTS, encoding, render_offer, segments
-from tremplin.webhooks import INBOUND_PATH
+from tremplin.webhooks import INBOUND_PATH, free_port
 
 SECTION = "sms"
 MONDAY_10H_PARIS = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))  # inside the send window
@@ -184,14 +182,6 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def _header() -> dict[str, Any]:
-    return {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-    }
-
-
 class _TimedGateway:
     """Wraps a gateway to time each ``send`` call (the HTTP round trip through the twilio client)."""
 
@@ -220,23 +210,21 @@ def send_throughput(*, messages: int = 10_000, rate_per_second: float = 100.0) -
     bounds: n calls need at least (n - 1) intervals. ``duplicates`` counts extra POSTs for the same To and
     Body (0 when each offer went out exactly once).
     """
-    header = _header()
+    header = bench_header()
     with tempfile.TemporaryDirectory(prefix="tremplin-sms-bench-") as tmp:
         # An empty environment: the bench measures the embedded SQLite store, whatever TREMPLIN_* says.
         settings = Settings.from_env({}, home=Path(tmp), sms_rate_per_second=rate_per_second, sms_sender=SENDER)
         store = OpStore(settings.opstore)
         store.insert_ignoring_duplicates(sms_outbox, outbox_rows(messages, status=QUEUED, at=MONDAY_10H_PARIS))
         with FakeTwilio() as fake:
-            gateway = _TimedGateway(
-                TwilioGateway(fake.account_sid, fake.auth_token, settings.sms_sender, base_url=fake.base_url)
-            )
+            gateway = _TimedGateway(fake.gateway(settings.sms_sender))
             started = time.perf_counter()
             counts = dispatch(settings, now=MONDAY_10H_PARIS, gateway=gateway)
             wall = time.perf_counter() - started
             # Each request is recorded before it is answered, so all of them are in by now.
-            posts = [r for r in fake.requests if r["method"] == "POST"]
+            posts = fake.posts
         outbox = store.count_by_status()
-        store.engine.dispose()
+        store.close()
     per_message = Counter((str(r.get("To")), str(r.get("Body"))) for r in posts)
     span = gateway.starts[-1] - gateway.starts[0] if len(gateway.starts) > 1 else 0.0
     return {
@@ -261,12 +249,6 @@ def send_throughput(*, messages: int = 10_000, rate_per_second: float = 100.0) -
         "encoding": "GSM-7",
         "peak_rss_mib": round(peak_rss_mib(), 1),  # this process's peak so far
     }
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
@@ -326,11 +308,11 @@ def oui_to_queue_latency(
     there at the first poll after the HTTP answer (the row is written in the transaction that stores the
     inbound message, before the answer).
     """
-    header = _header()
+    header = bench_header()
     fake = FakeTwilio()  # not started: only its credentials and its signed inbound POSTs are used
     with tempfile.TemporaryDirectory(prefix="tremplin-sms-oui-") as tmp:
         home = Path(tmp)
-        port = _free_port()
+        port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         # Inherited TREMPLIN_* settings (an opstore URL, say) would change what is measured: keep only the data dir.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TREMPLIN_") or k == "TREMPLIN_DATA_DIR"}
@@ -375,7 +357,7 @@ def oui_to_queue_latency(
                 else:
                     errors.append(f"{row['seeker_id']}: no interested queue row after {timeout_per_offer} s")
         queue_rows = store.count(counsellor_queue)
-        store.engine.dispose()
+        store.close()
     return {
         **header,
         "store": "sqlite (embedded default)",
@@ -410,8 +392,8 @@ def run_sms_bench(
     say = log or (lambda _message: None)
     say(f"sms: dispatching {messages} messages at {rate_per_second:g}/s to a loopback fake Twilio...")
     sending = send_throughput(messages=messages, rate_per_second=rate_per_second)
-    _merge_into(out, SECTION, "send_throughput", sending)
+    merge_results(out, (SECTION, "send_throughput"), sending)
     say(f"sms: {sending['sent']} sent in {sending['wall_seconds']} s; {offers} OUI to tremplin serve...")
     oui = oui_to_queue_latency(offers=offers)
-    _merge_into(out, SECTION, "oui_to_queue", oui)
+    merge_results(out, (SECTION, "oui_to_queue"), oui)
     return {"send_throughput": sending, "oui_to_queue": oui}

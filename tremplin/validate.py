@@ -15,9 +15,10 @@ import polars as pl
 
 from connectors.files import LINE_COL, LIST_SEPARATOR
 from matching import columns as c
+from matching.score import QUALIFICATION_LADDER
 
 ROME_CODE_PATTERN = r"^[A-N]\d{4}$"
-QUALIFICATION_CODES = [str(n) for n in range(1, 10)]
+QUALIFICATION_CODES = sorted(QUALIFICATION_LADDER)  # the codes the scorer knows how to compare
 TRUE_WORDS = ("true", "1", "oui", "yes", "vrai", "o", "y")
 FALSE_WORDS = ("false", "0", "non", "no", "faux", "n")
 # ARCEP reserves 06 39 98 00 00 to 06 39 98 99 99 for fiction; phonenumbers calls it invalid, but the
