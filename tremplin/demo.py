@@ -75,12 +75,12 @@ def _run(args: argparse.Namespace) -> int:
     sent = dispatch(settings, now=moment)
     timings["dispatch"] = time.perf_counter() - step
 
+    result = summary.collect(settings, run_date)  # what the night published, before anyone answers
+
     step = time.perf_counter()
     transcript = play_replies(settings)
     timings["replies over the webhooks"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-
-    result = summary.collect(settings, run_date)
     print()
     print(summary.render(result))
     print()
