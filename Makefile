@@ -8,7 +8,7 @@ export TREMPLIN_DATA_DIR ?= $(abspath ../shared/data)
 DEMO_DIR := var/demo
 DEMO_DATE ?= 2026-11-23
 
-.PHONY: venv demo test check bench lock clean
+.PHONY: venv browser demo test check bench lock clean
 
 venv: $(STAMP)
 
@@ -25,7 +25,11 @@ lock:
 demo: $(STAMP)
 	$(BIN)/python -m tremplin.demo --out $(DEMO_DIR) --date $(DEMO_DATE)
 
-test: $(STAMP)
+# Debian's chromium for the browser tests of the counsellor pages
+browser:
+	scripts/install-chromium
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)

@@ -19,11 +19,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.optables import (
+    ACTIVE_STATUSES,
+    APPEND_ONLY,
     DELIVERED,
     DROPPED,
     FAILED,
+    HIRED,
+    NOT_INTERESTED,
     OPEN,
     OPT_OUT,
+    PUT_FORWARD,
     QUEUED,
     SAID_YES,
     SENDING,
@@ -32,6 +37,7 @@ from connectors.optables import (
     STATUS_RANK,
     UNDELIVERABLE,
     UNDELIVERED,
+    WRONG_MATCH,
     conversations,
     counsellor_queue,
     metadata,
@@ -41,6 +47,11 @@ from connectors.optables import (
     vacancy_closures,
 )
 from tremplin.errors import OpStoreError
+
+# counsellor decisions as feedback on the match; not_interested is the seeker's choice, counted like a NON
+DECISION_LABELS = {HIRED: 1, PUT_FORWARD: 1, WRONG_MATCH: 0, NOT_INTERESTED: 0}
+# which event stands for an offer when several exist: the counsellor's decision, then the SMS answer
+FEEDBACK_PRECEDENCE = (HIRED, PUT_FORWARD, WRONG_MATCH, NOT_INTERESTED, "sms_oui", "sms_non")
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -66,7 +77,70 @@ class OpStore:
             raise OpStoreError(f"cannot use operational store URL {url!r}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_wal)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise OpStoreError(f"cannot create the operational store's tables at {url!r}: {exc}") from exc
+        self._check_columns()
+        self._append_only(APPEND_ONLY)
+
+    def _check_columns(self) -> None:
+        """A store made by an older version lacks columns ``create_all`` does not add: say so plainly."""
+        inspector = sa.inspect(self.engine)
+        for table in metadata.sorted_tables:
+            have = {column["name"] for column in inspector.get_columns(table.name)}
+            missing = [column.name for column in table.columns if column.name not in have]
+            if missing:
+                raise OpStoreError(
+                    f"the operational store at {self.url!r} predates this version: table {table.name} lacks "
+                    f"{', '.join(missing)} (start from a new store, or migrate it)"
+                )
+
+    def _append_only(self, tables: Iterable[sa.Table]) -> None:
+        """Triggers that make the database itself refuse UPDATE and DELETE on audit tables."""
+        dialect = self.engine.dialect.name
+        with self.begin() as conn:
+            if dialect == "postgresql":
+                conn.execute(
+                    sa.text(
+                        "create or replace function tremplin_append_only() returns trigger language plpgsql as "
+                        "$$ begin raise exception '% is append-only', tg_table_name; end $$"
+                    )
+                )
+            for table in tables:
+                if dialect == "sqlite":
+                    for verb in ("update", "delete"):
+                        conn.execute(
+                            sa.text(
+                                f"create trigger if not exists {table.name}_no_{verb} before {verb} on {table.name} "
+                                f"begin select raise(abort, '{table.name} is append-only'); end"
+                            )
+                        )
+                elif dialect == "postgresql":
+                    conn.execute(sa.text(f"drop trigger if exists {table.name}_append_only on {table.name}"))
+                    conn.execute(
+                        sa.text(
+                            f"create trigger {table.name}_append_only before update or delete on {table.name} "
+                            "for each row execute function tremplin_append_only()"
+                        )
+                    )
+
+    def upsert(self, table: sa.Table, rows: list[dict[str, Any]], chunk: int = 2_000) -> int:
+        """Insert rows, replacing those whose primary key exists (SQLite and PostgreSQL). Returns rows given."""
+        dialect = self.engine.dialect.name
+        keys = [column.name for column in table.primary_key.columns]
+        with self.begin() as conn:
+            for start in range(0, len(rows), chunk):
+                batch = rows[start : start + chunk]
+                if dialect == "postgresql":
+                    stmt: Any = postgresql.insert(table)
+                elif dialect == "sqlite":
+                    stmt = sqlite.insert(table)
+                else:
+                    raise OpStoreError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+                updates = {name: stmt.excluded[name] for name in batch[0] if name not in keys}
+                conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), batch)
+        return len(rows)
 
     def close(self) -> None:
         """Release the pooled connections (long-lived callers: tests, the benchmark)."""
@@ -125,7 +199,8 @@ class OpStore:
 
         sms_today: earlier SMS still waiting to go out (they would reach the seeker the same day as
         tonight's); offers_week: SMS offers of the 6 nights before; no_response_count: SMS delivered
-        without a reply; replied_ever; queue_item_open: an open counsellor item from an earlier night.
+        without a reply; replied_ever; queue_item_open: a counsellor item from an earlier night still in a
+        counsellor's hands (open, contacted or put forward).
         """
         o = sms_outbox
         delivered = o.c.status.in_([SENT, DELIVERED])
@@ -144,7 +219,7 @@ class OpStore:
         )
         open_items = (
             sa.select(counsellor_queue.c.seeker_id)
-            .where(counsellor_queue.c.status == OPEN, counsellor_queue.c.run_date < run_date)
+            .where(counsellor_queue.c.status.in_(ACTIVE_STATUSES), counsellor_queue.c.run_date < run_date)
             .distinct()
         )
         with self.begin() as conn:
@@ -204,12 +279,17 @@ class OpStore:
         return counts
 
     def feedback_events(self, until: datetime) -> pl.DataFrame:
-        """SMS answers on offers, for the warehouse's feedback table: OUI -> 1, NON -> 0 (a learning signal
-        about the match, never exported as a refused offer). Conversations opened before ``until`` only,
-        so that a re-run of a night reads what the first run read."""
-        o, conv = sms_outbox, conversations
+        """One learning signal per offer (day, seeker, vacancy), for the warehouse's feedback table.
+
+        Counsellor decisions taken before ``until``: hired or put forward -> 1, wrong match -> 0, not
+        interested (the seeker's choice) -> 0 like a NON. SMS answers in conversations opened before
+        ``until``: OUI -> 1, NON -> 0. A decision on an offer wins over its SMS answer (order in
+        ``FEEDBACK_PRECEDENCE``). Never exported as a refused offer; bounded by ``until`` so that a re-run of
+        a night reads what the first run read.
+        """
+        o, conv, q = sms_outbox, conversations, counsellor_queue
         label = sa.case((conv.c.state.in_(SAID_YES), 1), else_=0)
-        query = (
+        answers = (
             sa.select(
                 o.c.run_date.label("day"),
                 o.c.seeker_id,
@@ -220,18 +300,30 @@ class OpStore:
             .select_from(o.join(conv, conv.c.conversation_id == o.c.message_id))
             .where(conv.c.state.in_([*SAID_YES, STATE_DECLINED]), conv.c.opened_at < until)
         )
+        decisions = sa.select(
+            q.c.run_date.label("day"),
+            q.c.seeker_id,
+            q.c.vacancy_id,
+            sa.case(*((q.c.status == status, value) for status, value in DECISION_LABELS.items())).label("label"),
+            q.c.status.label("source"),
+        ).where(q.c.status.in_(list(DECISION_LABELS)), q.c.decided_at < until)
         with self.begin() as conn:
-            rows = conn.execute(query).all()
-        return pl.DataFrame(
-            rows,
-            schema={
-                "day": pl.Date,
-                "seeker_id": pl.String,
-                "vacancy_id": pl.String,
-                "label": pl.Int32,
-                "source": pl.String,
-            },
-            orient="row",
+            rows = [*conn.execute(decisions).all(), *conn.execute(answers).all()]
+        rank = {source: n for n, source in enumerate(FEEDBACK_PRECEDENCE)}
+        return (
+            pl.DataFrame(
+                rows,
+                schema={
+                    "day": pl.Date,
+                    "seeker_id": pl.String,
+                    "vacancy_id": pl.String,
+                    "label": pl.Int32,
+                    "source": pl.String,
+                },
+                orient="row",
+            )
+            .sort(pl.col("source").replace_strict(rank, return_dtype=pl.Int32), "day", "seeker_id", "vacancy_id")
+            .unique(["day", "seeker_id", "vacancy_id"], keep="first", maintain_order=True)
         )
 
     # --- dispatch ---------------------------------------------------------------------------------

@@ -25,9 +25,24 @@ STATUS_RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, UNDELIVERED: 3, FAI
 # suppression kinds: the seeker asked to stop (until START), or the provider says the number cannot get SMS
 OPT_OUT, UNDELIVERABLE = "opt_out", "undeliverable"
 
-# counsellor queues and item statuses
+# counsellor queues: call a low-digital seeker about a match; call back a seeker who said OUI; flagged by a
+# rule (an unclear reply) or by a colleague
 TO_CALL, INTERESTED, FLAGGED = "to_call", "interested", "flagged"
-OPEN = "open"
+QUEUES = (TO_CALL, INTERESTED, FLAGGED)
+# item statuses: open -> contacted (outcome kept) -> put_forward -> hired, or closed as not_interested /
+# wrong_match. Only a counsellor moves an item past open.
+OPEN, CONTACTED, PUT_FORWARD, HIRED, NOT_INTERESTED, WRONG_MATCH = (
+    "open",
+    "contacted",
+    "put_forward",
+    "hired",
+    "not_interested",
+    "wrong_match",
+)
+ITEM_STATUSES = (OPEN, CONTACTED, PUT_FORWARD, HIRED, NOT_INTERESTED, WRONG_MATCH)
+ACTIVE_STATUSES = (OPEN, CONTACTED, PUT_FORWARD)  # still in a counsellor's hands
+# counsellor roles: a supervisor also sees the agency's figures
+COUNSELLOR, SUPERVISOR = "counsellor", "supervisor"
 
 # states of the SMS conversation about one offer (no row yet: the offer waits for an answer)
 STATE_CLARIFYING, STATE_SCREENING, STATE_INTERESTED = "clarifying", "screening", "interested"
@@ -138,8 +153,15 @@ counsellor_queue = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
     sa.Column("contacted_at", sa.DateTime(timezone=True)),  # a counsellor reached the seeker
+    sa.Column("outcome", sa.String(32)),  # of the last contact: reached, no_answer, voicemail, wrong_number
+    sa.Column("decision_reason", sa.Text),  # why not interested, why a wrong match, why flagged
+    sa.Column("decided_at", sa.DateTime(timezone=True)),  # put forward, hired, not interested, wrong match
+    sa.Column("assigned_to", sa.Integer),  # users.user_id of the counsellor working it (same agency)
+    sa.Column("updated_by", sa.Integer),
+    # optimistic concurrency: an action names the version it saw; a second one on that version is refused
     sa.Column("version", sa.Integer, nullable=False, default=1),
     sa.UniqueConstraint("seeker_id", "vacancy_id", name="uq_queue_seeker_vacancy"),
+    sa.Index("ix_queue_page", "agency_id", "queue", "status", "created_at"),
 )
 
 suppression = sa.Table(
@@ -161,3 +183,105 @@ vacancy_closures = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# --- what the counsellor pages need, published each night (the web app never opens the warehouse) ---
+
+agencies = sa.Table(
+    "agencies",
+    metadata,
+    sa.Column("agency_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+seekers = sa.Table(
+    "seekers",
+    metadata,
+    sa.Column("seeker_id", sa.String(64), primary_key=True),
+    sa.Column("agency_id", sa.String(64), nullable=False, index=True),
+    sa.Column("phone", sa.String(20)),  # contact details: every view is an audit event
+    sa.Column("commune", sa.String(8), nullable=False),
+    sa.Column("commune_name", sa.String(200), nullable=False),
+    # the data the matching used (no protected attribute): occupations, skills, constraints, channel
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("run_date", sa.Date, nullable=False),  # the night this copy was published
+)
+
+vacancies = sa.Table(
+    "vacancies",
+    metadata,
+    sa.Column("vacancy_id", sa.String(64), primary_key=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("rome_code", sa.String(8)),
+    sa.Column("commune", sa.String(8), nullable=False),
+    sa.Column("commune_name", sa.String(200), nullable=False),
+    sa.Column("contract_type", sa.String(8)),
+    sa.Column("working_time", sa.String(16)),
+    sa.Column("positions", sa.Integer, nullable=False, default=1),
+    sa.Column("source", sa.String(32)),
+    sa.Column("run_date", sa.Date, nullable=False),
+)
+
+published_runs = sa.Table(
+    "published_runs",
+    metadata,
+    sa.Column("run_date", sa.Date, primary_key=True),
+    sa.Column("weights", sa.JSON, nullable=False),  # the weights and thresholds applied that night
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# --- people and what they did ------------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(120), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("agency_id", sa.String(64), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False, default=COUNSELLOR),
+    sa.Column("password_hash", sa.String(200)),  # argon2id; null for accounts that sign in through SSO
+    # "local" (password) today; the service's single sign-on maps its subject to external_id
+    sa.Column("auth_provider", sa.String(32), nullable=False, default="local"),
+    sa.Column("external_id", sa.String(200)),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the cookie: a stolen table opens nothing
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# append-only (the store refuses UPDATE and DELETE on it): every view of contact details, every action
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("agency_id", sa.String(64), index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("item_id", sa.String(120), index=True),
+    sa.Column("seeker_id", sa.String(64), index=True),
+    sa.Column("vacancy_id", sa.String(64)),
+    sa.Column("details", sa.JSON, nullable=False),
+)
+
+notes = sa.Table(
+    "notes",
+    metadata,
+    sa.Column("note_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seeker_id", sa.String(64), nullable=False, index=True),
+    sa.Column("item_id", sa.String(120)),
+    sa.Column("agency_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+APPEND_ONLY = (audit_events, notes)

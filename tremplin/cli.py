@@ -125,16 +125,87 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the Twilio webhooks: status callbacks on /twilio/status, inbound SMS on /twilio/inbound."""
+    """Serve the counsellor pages and, when TREMPLIN_TWILIO_AUTH_TOKEN is set, the Twilio webhooks
+    (/twilio/status, /twilio/inbound). Reads the operational store only, never the warehouse."""
     import uvicorn
 
-    from tremplin.webhooks import create_app
+    from review.app import create_app
 
     try:
         application = create_app(_settings(data_dir, home))
     except TremplinError as exc:
         _fail(exc)
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+users_app = typer.Typer(help="Counsellor and supervisor accounts of the web pages.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name, one word.")],
+    agency: Annotated[str, typer.Option(help="The agency whose seekers the account sees, e.g. FT-07-001.")],
+    role: Annotated[
+        str, typer.Option(help="counsellor, or supervisor (also sees the agency's figures).")
+    ] = "counsellor",
+    name: Annotated[str | None, typer.Option(help="Name shown to colleagues.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    home: Home = None,
+) -> None:
+    """Create an account (password hashed with argon2id; at least 12 characters)."""
+    from datetime import UTC
+
+    from connectors.opstore import OpStore
+    from review.accounts import create_user
+
+    try:
+        store = OpStore(_settings(None, home).opstore)
+        user = create_user(
+            store,
+            username=username,
+            password=_password(password_stdin),
+            agency_id=agency,
+            role=role,
+            display_name=name,
+            now=datetime.now(UTC),
+        )
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(f"created {user.role} {user.username} ({user.display_name}) of agency {user.agency_id}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    home: Home = None,
+) -> None:
+    """Set a new password; the account's open sessions are closed."""
+    from connectors.opstore import OpStore
+    from review.accounts import set_password
+
+    try:
+        set_password(OpStore(_settings(None, home).opstore), username, _password(password_stdin))
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(f"password of {username} changed")
+
+
+@users_app.command("list")
+def users_list(home: Home = None) -> None:
+    """The accounts, by agency."""
+    from connectors.opstore import OpStore
+    from review.accounts import list_users
+
+    for user in list_users(OpStore(_settings(None, home).opstore)):
+        typer.echo(f"{user.agency_id}\t{user.username}\t{user.role}\t{user.display_name}")
 
 
 @app.command()

@@ -35,12 +35,22 @@ INBOUND_PATH = "/twilio/inbound"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The webhook application; refuses to start without the auth token that checks signatures."""
+    """The webhook application alone; refuses to start without the auth token that checks signatures."""
+    app = FastAPI(title="tremplin webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    add_webhooks(app, settings, OpStore(settings.opstore))
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def add_webhooks(app: FastAPI, settings: Settings, store: OpStore) -> None:
+    """Register /twilio/status and /twilio/inbound on ``app``."""
     if not settings.twilio_auth_token:
         raise ConfigError("tremplin serve needs TREMPLIN_TWILIO_AUTH_TOKEN to check X-Twilio-Signature")
     validator = RequestValidator(settings.twilio_auth_token)
-    store = OpStore(settings.opstore)
-    app = FastAPI(title="tremplin webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
     async def signed_form(request: Request) -> dict[str, str]:
         form = await request.form()
@@ -49,10 +59,6 @@ def create_app(settings: Settings) -> FastAPI:
         if not validator.validate(url, params, request.headers.get("X-Twilio-Signature", "")):
             raise HTTPException(status_code=403, detail="invalid X-Twilio-Signature")
         return params
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.post(STATUS_PATH)
     async def status(request: Request) -> Response:
@@ -90,8 +96,6 @@ def create_app(settings: Settings) -> FastAPI:
         if answer:
             twiml.message(answer)
         return Response(content=str(twiml), media_type="application/xml")
-
-    return app
 
 
 def signed_url(settings: Settings, request: Request) -> str:
