@@ -8,7 +8,7 @@ export TREMPLIN_DATA_DIR ?= $(abspath ../shared/data)
 DEMO_DIR := var/demo
 DEMO_DATE ?= 2026-11-23
 
-.PHONY: venv browser demo test check bench lock clean
+.PHONY: venv browser demo serve test check bench lock clean
 
 venv: $(STAMP)
 
@@ -29,12 +29,16 @@ demo: $(STAMP)
 browser:
 	scripts/install-chromium
 
+# the counsellor pages on the demo's operational store (after make demo)
+serve: $(STAMP)
+	$(BIN)/tremplin serve --home $(DEMO_DIR)
+
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check tremplin matching connectors dags tests
-	$(BIN)/ruff format --check tremplin matching connectors dags tests
+	$(BIN)/ruff check tremplin matching connectors review dags tests
+	$(BIN)/ruff format --check tremplin matching connectors review dags tests
 	$(BIN)/mypy
 	$(BIN)/mypy dags
 

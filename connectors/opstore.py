@@ -434,8 +434,8 @@ class OpStore:
         conversation_id: str | None = None,
         conn: Connection | None = None,
     ) -> None:
-        """Put an SMS offer in its agency's counsellor queue (``to_call`` or ``interested``); an item already
-        there for this seeker and vacancy is moved to that queue and reopened."""
+        """Put an SMS offer in its agency's counsellor queue (``to_call``, ``interested`` or ``flagged``); an
+        item already there for this seeker and vacancy is moved to that queue and reopened."""
         with self._within(conn) as tx:
             existing = tx.execute(
                 sa.select(counsellor_queue.c.item_id).where(
@@ -451,6 +451,7 @@ class OpStore:
                         queue=queue,
                         reason=reason,
                         status=OPEN,
+                        decided_at=None,  # reopened: an earlier decision no longer stands
                         conversation_id=conversation_id,
                         updated_at=at,
                         version=counsellor_queue.c.version + 1,

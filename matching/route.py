@@ -5,7 +5,7 @@ The rule is data: an ordered list of :class:`Rule`; the first rule whose conditi
 | order | reason | channel | condition |
 |---|---|---|---|
 | 1 | opted_out | suppressed | the number is on the suppression list (STOP) |
-| 2 | queue_item_open | suppressed | a counsellor already has an open item for this seeker |
+| 2 | queue_item_open | suppressed | a counsellor still works an item for this seeker (open, contacted, put forward) |
 | 3 | no_mobile | counsellor | no mobile number |
 | 4 | sms_undeliverable | counsellor | the provider called the number invalid, not mobile or unreachable |
 | 5 | no_sms_consent | counsellor | no consent to receive SMS |

@@ -7,7 +7,6 @@ nothing is overwritten. Notes are append-only and never conflict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,17 +63,12 @@ class NotFound(TremplinError):
     """No such item in the counsellor's agency."""
 
 
-@dataclass(frozen=True)
 class Conflict(TremplinError):
-    """Someone changed the item since the counsellor loaded it."""
+    """Someone changed the item since the counsellor loaded it: who (None for the system), how, when."""
 
-    by: str | None
-    action: str | None
-    at: datetime | None
-    current: dict[str, Any]
-
-    def __str__(self) -> str:
-        return f"item changed by {self.by or 'the system'} ({self.action or 'update'})"
+    def __init__(self, by: str | None, action: str | None, at: datetime | None, current: dict[str, Any]) -> None:
+        super().__init__(f"item changed by {by or 'the system'} ({action or 'update'})")
+        self.by, self.action, self.at, self.current = by, action, at, current
 
 
 def audit(

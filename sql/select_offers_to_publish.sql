@@ -14,7 +14,7 @@ final as (
         routing.seeker_id, routing.vacancy_id, routing.channel, routing.reason,
         seekers.mobile, seekers.agency_id, seekers.commune as seeker_commune,
         vacancies.title, vacancies.commune as vacancy_commune, vacancies.contract_type,
-        vacancies.working_time, vacancies.rome_code,
+        vacancies.working_time, vacancies.rome_code, vacancies.positions, vacancies.source_file as vacancy_source,
         matches.score, matches.skill_score, matches.occupation_score, matches.distance_score,
         matches.distance_km, matches.occupation_relation, matches.matched_skills,
         matches.missing_required_skills

@@ -138,7 +138,12 @@ def build(store: OpStore) -> dict[str, User]:
             [
                 {
                     "run_date": NIGHT,
-                    "weights": {"weight_skill": 0.5, "weight_occupation": 0.3, "weight_distance": 0.2, "min_score": 0.35},
+                    "weights": {
+                        "weight_skill": 0.5,
+                        "weight_occupation": 0.3,
+                        "weight_distance": 0.2,
+                        "min_score": 0.35,
+                    },
                     "published_at": PUBLISHED_AT,
                 }
             ],

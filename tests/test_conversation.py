@@ -139,7 +139,7 @@ def test_an_unclear_answer_gets_one_clarification_then_a_counsellor(store: OpSto
     assert state(store, key) == "clarifying" and queue_items(store, by="item_id") == {}
     second = say(store, settings, "je sais pas trop")
     assert second == TO_COUNSELLOR_V1
-    assert queue_items(store, by="item_id") == {key: ("to_call", "unclear_reply")}
+    assert queue_items(store, by="item_id") == {key: ("flagged", "unclear_reply")}
     assert state(store, key) == "to_counsellor"
 
 

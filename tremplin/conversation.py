@@ -9,7 +9,8 @@ changes nothing and gets the same answer back. What the seeker wrote decides:
   whose screening is under way, else the newest offer not yet answered.
 - OUI puts the seeker in the agency's "interested" queue at once and starts the screening questions
   (one at a time, answers and times stored); NON closes the offer (never exported as a refusal); any
-  other text gets one clarifying question, and a second unclear answer hands the offer to a counsellor.
+  other text gets one clarifying question, and a second unclear answer puts the offer in the agency's
+  "flagged" queue for a counsellor.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection
 from connectors.opstore import OpStore
 from connectors.optables import (
     DELIVERED,
+    FLAGGED,
     INTERESTED,
     OPEN_STATES,
     SENT,
@@ -36,7 +38,6 @@ from connectors.optables import (
     STATE_SCREENING,
     STATE_TO_COUNSELLOR,
     STATE_VACANCY_CLOSED,
-    TO_CALL,
     UNDELIVERED,
     conversations,
     counsellor_queue,
@@ -145,7 +146,7 @@ def _respond(
         _set_state(conn, offer, STATE_CLARIFYING, now)
         return key, sms_text.reply_text(sms_text.CLARIFY_TEXT, title=title)
     _set_state(conn, offer, STATE_TO_COUNSELLOR, now)
-    store.queue_offer(offer, queue=TO_CALL, reason="unclear_reply", at=now, conversation_id=key, conn=conn)
+    store.queue_offer(offer, queue=FLAGGED, reason="unclear_reply", at=now, conversation_id=key, conn=conn)
     return key, sms_text.reply_text(sms_text.TO_COUNSELLOR_TEXT, title=title)
 
 

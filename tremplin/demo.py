@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     step = time.perf_counter()
     transcript = play_replies(settings)
     timings["replies over the webhooks"] = time.perf_counter() - step
+    agency = demo_accounts(settings)
     timings["total"] = time.perf_counter() - started
     print()
     print(summary.render(result))
@@ -116,7 +117,36 @@ def _run(args: argparse.Namespace) -> int:
         encoding="utf-8",
     )
     print(f"  summary (JSON)      {out / 'summary.json'}")
+    print()
+    print(
+        f"Counsellor pages: `make serve`, then http://127.0.0.1:8000 ; sign in as {DEMO_COUNSELLOR} "
+        f"(or {DEMO_SUPERVISOR}, who also sees the agency's figures) with the password {DEMO_PASSWORD} "
+        f"(demo accounts of agency {agency})."
+    )
     return 0
+
+
+DEMO_COUNSELLOR, DEMO_SUPERVISOR, DEMO_PASSWORD = "conseiller", "responsable", "demo-tremplin-2026"
+
+
+def demo_accounts(settings: Settings) -> str:
+    """A counsellor and a supervisor of the agency of the seeker who answered OUI (demo password)."""
+    from connectors.opstore import OpStore
+    from connectors.optables import counsellor_queue
+    from review.accounts import create_user
+
+    store = OpStore(settings.opstore)
+    interested = [r for r in store.table_rows(counsellor_queue) if r["queue"] == "interested"]
+    agency = str((interested or store.table_rows(counsellor_queue))[0]["agency_id"])
+    now = datetime.now(UTC)
+    for username, role, name in (
+        (DEMO_COUNSELLOR, "counsellor", "Camille (conseillère, démo)"),
+        (DEMO_SUPERVISOR, "supervisor", "Dominique (responsable, démo)"),
+    ):
+        create_user(
+            store, username=username, password=DEMO_PASSWORD, agency_id=agency, role=role, display_name=name, now=now
+        )
+    return agency
 
 
 # Four seekers answer their offer: OUI and the screening, NON, two unclear answers, STOP.

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from connectors import files
+from connectors import files, optables
 from connectors.opstore import OpStore
 from connectors.optables import OPT_OUT, QUEUED, UNDELIVERABLE, counsellor_queue, sms_outbox
 from connectors.reference import Reference, cached_reference
@@ -363,10 +363,14 @@ def ranking(
 
 
 def publish(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Write tonight's SMS outbox and counsellor queue items; publishing twice adds nothing."""
+    """Write tonight's SMS outbox and counsellor queue items, after the copies the counsellor pages read
+    (seekers, vacancies, agencies, the night's weights: the web app never opens the warehouse).
+    Publishing twice adds nothing and changes nothing."""
     ref = reference(settings)
     with Warehouse.open(settings.warehouse) as wh:
         offers = wh.frame("select_offers_to_publish", {"run_date": run_date})
+        seekers = wh.frame("select_published_seekers", {"run_date": run_date})
+        manifest = wh.frame("select_run_manifest", {"run_date": run_date})
         # closing days from the feed; a month back covers every message that can still be waiting
         closing = wh.frame("select_vacancy_closures", {"since": run_date - timedelta(days=30)})
     names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
@@ -376,6 +380,14 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
     now = datetime.now(UTC)
     sms_rows, queue_rows = [], []
     store = OpStore(settings.opstore)
+    copies = _publish_copies(
+        store,
+        run_date=run_date,
+        seekers=_seeker_rows(seekers, ref, names, run_date),
+        vacancies=_vacancy_rows(offers, names, run_date),
+        weights=_run_weights(settings, manifest),
+        now=now,
+    )
     sms_seekers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.SEEKER_ID]
     earlier = store.reply_refs(sms_seekers.to_list(), before=run_date)
     for offer in offers.iter_rows(named=True):
@@ -441,6 +453,117 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         "queue_offers": len(queue_rows),
         "queue_added": added_queue,
         "vacancy_closures": closures,
+        **copies,
+    }
+
+
+def _publish_copies(
+    store: OpStore,
+    *,
+    run_date: date,
+    seekers: list[dict[str, Any]],
+    vacancies: list[dict[str, Any]],
+    weights: dict[str, Any],
+    now: datetime,
+) -> dict[str, int]:
+    """Upsert the night's copies of seekers and vacancies, add agencies not known yet (a name set by
+    someone stays) and record the night's weights (first publish time kept, so a re-run changes nothing)."""
+    agency_ids = sorted({row[c.AGENCY_ID] for row in seekers})
+    added_agencies = store.insert_ignoring_duplicates(
+        optables.agencies, [{"agency_id": agency, "name": f"Agence {agency}"} for agency in agency_ids]
+    )
+    store.upsert(optables.seekers, seekers)
+    store.upsert(optables.vacancies, vacancies)
+    first = {row["run_date"]: row["published_at"] for row in store.table_rows(optables.published_runs)}
+    store.upsert(
+        optables.published_runs, [{"run_date": run_date, "weights": weights, "published_at": first.get(run_date, now)}]
+    )
+    return {"seekers_published": len(seekers), "vacancies_published": len(vacancies), "agencies_added": added_agencies}
+
+
+def _seeker_rows(seekers: pl.DataFrame, ref: Reference, names: dict[str, str], run_date: date) -> list[dict[str, Any]]:
+    """One row per seeker offered tonight, with the profile the matching used, labelled (a counsellor
+    reads "Boulanger", not "D1102"), and no protected attribute."""
+    sheet_labels = dict(ref.rome.sheets.select(c.ROME_CODE, LABEL).iter_rows())
+    item_labels = dict(ref.rome.items.select("item_code", LABEL).iter_rows())
+    density = dict(ref.communes.select(c.COMMUNE, c.DENSITY_LEVEL).iter_rows())
+
+    def labelled(codes: list[str] | None, labels: dict[str, str]) -> list[dict[str, str]]:
+        return [{"code": code, "label": labels.get(code, code)} for code in codes or []]
+
+    rows = []
+    for seeker in seekers.iter_rows(named=True):
+        updated_at = seeker[c.UPDATED_AT]
+        profile = {
+            "occupations": labelled(seeker[c.ROME_CODES], sheet_labels),
+            "skills": labelled(seeker[c.ITEM_CODES], item_labels),
+            c.RADIUS_KM: seeker[c.RADIUS_KM],
+            c.CONTRACT_TYPES: seeker[c.CONTRACT_TYPES],
+            c.WORKING_TIME: seeker[c.WORKING_TIME],
+            c.DRIVING_LICENCE: seeker[c.DRIVING_LICENCE],
+            c.EXPERIENCE_MONTHS: seeker[c.EXPERIENCE_MONTHS],
+            c.QUALIFICATION_CODE: seeker[c.QUALIFICATION_CODE],
+            c.SMS_CONSENT: seeker[c.SMS_CONSENT],
+            c.PREFERRED_CHANNEL: seeker[c.PREFERRED_CHANNEL],
+            c.DENSITY_LEVEL: density.get(seeker[c.COMMUNE]),
+            c.CHANNEL: seeker[c.CHANNEL],
+            "route_reason": seeker[c.REASON],
+            c.UPDATED_AT: updated_at.astimezone(UTC).isoformat() if updated_at is not None else None,
+        }
+        rows.append(
+            {
+                "seeker_id": seeker[c.SEEKER_ID],
+                "agency_id": seeker[c.AGENCY_ID],
+                "phone": seeker[c.MOBILE],
+                "commune": seeker[c.COMMUNE],
+                "commune_name": names.get(seeker[c.COMMUNE], seeker[c.COMMUNE]),
+                "profile": profile,
+                "run_date": run_date,
+            }
+        )
+    return rows
+
+
+def _vacancy_rows(offers: pl.DataFrame, names: dict[str, str], run_date: date) -> list[dict[str, Any]]:
+    """One row per vacancy offered tonight, by either channel."""
+    vacancies = offers.unique(c.VACANCY_ID, keep="first").sort(c.VACANCY_ID)
+    return [
+        {
+            "vacancy_id": vacancy[c.VACANCY_ID],
+            "title": vacancy[c.TITLE],
+            "rome_code": vacancy[c.ROME_CODE],
+            "commune": vacancy["vacancy_commune"],
+            "commune_name": names.get(vacancy["vacancy_commune"], vacancy["vacancy_commune"]),
+            "contract_type": vacancy[c.CONTRACT_TYPE],
+            "working_time": vacancy[c.WORKING_TIME],
+            "positions": vacancy[c.POSITIONS],
+            # the input file the vacancy came from (the column holds 32 characters)
+            "source": vacancy["vacancy_source"][:32],
+            "run_date": run_date,
+        }
+        for vacancy in vacancies.iter_rows(named=True)
+    ]
+
+
+def _run_weights(settings: Settings, manifest: pl.DataFrame) -> dict[str, Any]:
+    """The weights and thresholds of the night, and the re-ranker route recorded in the run manifest."""
+    model = json.loads(manifest["model_json"][0]) if manifest.height and manifest["model_json"][0] else {}
+    reranker = model.get("reranker")
+    return {
+        "weight_skill": settings.weight_skill,
+        "weight_occupation": settings.weight_occupation,
+        "weight_distance": settings.weight_distance,
+        "min_score": settings.min_score,
+        "top_k": settings.top_k,
+        "ranking": model.get("ranking", "default_weights"),
+        "reranker": None
+        if reranker is None
+        else {
+            "version": reranker["version"],
+            "used": reranker["used"],
+            "coefficients": dict(zip(reranker["features"], reranker["coefficients"], strict=True)),
+            "intercept": reranker["intercept"],
+        },
     }
 
 
