@@ -125,8 +125,12 @@ class OpStore:
                         )
                     )
 
-    def upsert(self, table: sa.Table, rows: list[dict[str, Any]], chunk: int = 2_000) -> int:
-        """Insert rows, replacing those whose primary key exists (SQLite and PostgreSQL). Returns rows given."""
+    def upsert(
+        self, table: sa.Table, rows: list[dict[str, Any]], *, newer: str | None = None, chunk: int = 2_000
+    ) -> int:
+        """Insert rows, replacing those whose primary key exists (SQLite and PostgreSQL); with ``newer``, a
+        row only replaces one whose ``newer`` column is not later (a re-run of an old night keeps the
+        copies of later nights). Returns rows given."""
         dialect = self.engine.dialect.name
         keys = [column.name for column in table.primary_key.columns]
         with self.begin() as conn:
@@ -139,7 +143,8 @@ class OpStore:
                 else:
                     raise OpStoreError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
                 updates = {name: stmt.excluded[name] for name in batch[0] if name not in keys}
-                conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), batch)
+                where = table.c[newer] <= stmt.excluded[newer] if newer else None
+                conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where), batch)
         return len(rows)
 
     def close(self) -> None:

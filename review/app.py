@@ -68,12 +68,12 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
 
     if webhooks is None:
         webhooks = bool(settings.twilio_auth_token)
+        if not webhooks:
+            log.warning("no TREMPLIN_TWILIO_AUTH_TOKEN: serving the counsellor pages without the Twilio webhooks")
     if webhooks:
         from tremplin.webhooks import add_webhooks
 
         add_webhooks(app, settings, store)
-    else:
-        log.warning("no TREMPLIN_TWILIO_AUTH_TOKEN: serving the counsellor pages without the Twilio webhooks")
 
     @app.middleware("http")
     async def timing_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -134,7 +134,7 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
     @app.get("/login")
     def login_form(request: Request, next: str = "/") -> Response:
         token = secrets.token_urlsafe(24)
-        response = page(request, "login.html", None, next=_safe_next(next), csrf=token, error=None)
+        response = page(request, "login.html", None, next=_safe_next(next), csrf=token, error=None, username="")
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
         )
@@ -159,6 +159,7 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
                 status_code=401,
                 next=_safe_next(next),
                 csrf=csrf,
+                username=username[:120],
                 error="Identifiant ou mot de passe incorrect.",
             )
             return response

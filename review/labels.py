@@ -38,6 +38,11 @@ REASON_LABELS = {
     "replied_oui": "a répondu OUI, questions en cours",
     "screened": "a répondu OUI et aux questions",
     "sms_retries_exhausted": "SMS non parti après plusieurs essais",
+    "sms_default": "offre envoyée par SMS",
+    "opted_out": "ne veut plus de SMS (STOP)",
+    "queue_item_open": "déjà suivi(e) par un conseiller",
+    "daily_sms_cap": "limite d'un SMS par jour atteinte",
+    "weekly_offer_cap": "limite d'offres de la semaine atteinte",
 }
 RELATION_LABELS = {
     "same_sheet": "métier recherché",

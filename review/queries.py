@@ -304,13 +304,16 @@ def seeker_record(store: OpStore, agency_id: str, seeker_id: str) -> dict[str, A
                     sms_outbox.c.status_reason.label("reason"),
                 ).where(sms_outbox.c.seeker_id == seeker_id)
             )
-        ] + [
+        ]
+        texted = {o["vacancy_id"] for o in offers}
+        offers += [  # offers made through a counsellor (an SMS offer that reached one is listed once, above)
             dict(r._mapping, channel="counsellor")
             for r in conn.execute(
                 sa.select(q.c.run_date, q.c.vacancy_id, q.c.score, q.c.explanation, q.c.status, q.c.reason).where(
                     q.c.seeker_id == seeker_id
                 )
             )
+            if r.vacancy_id not in texted
         ]
         offers.sort(key=lambda o: (o["run_date"], o["score"]), reverse=True)
         nights = sorted({o["run_date"] for o in offers}, reverse=True)

@@ -137,15 +137,16 @@ def build(store: OpStore) -> dict[str, User]:
             sa.insert(published_runs),
             [
                 {
-                    "run_date": NIGHT,
+                    "run_date": night,
                     "weights": {
                         "weight_skill": 0.5,
                         "weight_occupation": 0.3,
                         "weight_distance": 0.2,
                         "min_score": 0.35,
                     },
-                    "published_at": PUBLISHED_AT,
+                    "published_at": PUBLISHED_AT - (NIGHT - night),
                 }
+                for night in (NIGHT - timedelta(days=1), NIGHT)  # S2's SMS went out the night before
             ],
         )
         conn.execute(

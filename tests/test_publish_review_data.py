@@ -180,3 +180,25 @@ def test_run_weights_name_the_reranker_the_route_step_recorded(settings: Setting
     # a night without a manifest record (publish run on its own): the settings' weights, no re-ranker
     empty = pipeline._run_weights(settings, pl.DataFrame(schema={"run_date": pl.Date, "model_json": pl.String}))
     assert (empty["ranking"], empty["reranker"], empty["weight_skill"]) == ("default_weights", None, 0.55)
+
+
+def test_a_rerun_of_an_older_night_keeps_the_newer_copies(tmp_path):
+    from datetime import date
+
+    store = OpStore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
+
+    def copy(night: date, title: str) -> dict:
+        return {
+            "vacancy_id": "V1",
+            "title": title,
+            "commune": "07019",
+            "commune_name": "Aubenas",
+            "positions": 1,
+            "run_date": night,
+        }
+
+    store.upsert(vacancies, [copy(date(2026, 11, 24), "Boulanger (24 nov.)")], newer="run_date")
+    store.upsert(vacancies, [copy(date(2026, 11, 23), "Boulanger (23 nov.)")], newer="run_date")
+    assert [r["title"] for r in store.table_rows(vacancies)] == ["Boulanger (24 nov.)"]
+    store.upsert(vacancies, [copy(date(2026, 11, 25), "Boulanger (25 nov.)")], newer="run_date")
+    assert [r["title"] for r in store.table_rows(vacancies)] == ["Boulanger (25 nov.)"]

@@ -83,6 +83,7 @@ def test_sign_in_rejects_a_wrong_password_and_sets_a_hardened_cookie(store, tmp_
     token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
     wrong = c.post("/login", data={"username": "marie", "password": "pas le bon mot", "csrf": token})
     assert wrong.status_code == 401 and "incorrect" in wrong.text
+    assert 'name="username" autocomplete="username" value="marie"' in wrong.text  # no typing it again
     nobody = c.post("/login", data={"username": "personne", "password": rd.PASSWORD, "csrf": token})
     assert nobody.status_code == 401
     right = c.post("/login", data={"username": "Marie", "password": rd.PASSWORD, "csrf": token}, follow_redirects=False)
@@ -246,6 +247,8 @@ def test_the_seeker_record_says_which_data_and_weights_were_used(store, tmp_path
     for expected in ["Boulangerie - viennoiserie", "0.5 × compétences", "0.3 × métier", "0.2 × distance", "30 km"]:
         assert expected in page.text, expected
     assert "L311-3-1" in page.text and "jamais au calcul" in page.text
+    # the SMS offer of V1 that the seeker answered (and that became an "interested" item) is listed once
+    assert page.text.count("(V1)") == 1 and '<td data-label="Canal">SMS</td>' in page.text
     assert [e["action"] for e in store.table_rows(audit_events)] == ["view_record"]
 
 

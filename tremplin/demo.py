@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -170,7 +171,13 @@ def play_replies(settings: Settings) -> list[str]:
     token = "demo-auth-token"  # the demo's stand-in for the Twilio auth token that signs webhooks
     served = dataclasses.replace(settings, twilio_auth_token=token, public_base_url=base)
     store = OpStore(settings.opstore)
-    sent = sorted((r for r in store.table_rows(sms_outbox) if r["status"] == "sent"), key=lambda r: r["message_id"])
+    # seekers of the agency with the most counsellor items answer, so that its demo accounts see a full page
+    busiest = Counter(r["agency_id"] for r in store.table_rows(counsellor_queue)).most_common(1)
+    home_agency = busiest[0][0] if busiest else None
+    sent = sorted(
+        (r for r in store.table_rows(sms_outbox) if r["status"] == "sent"),
+        key=lambda r: (r["agency_id"] != home_agency, r["message_id"]),
+    )
     lines: list[str] = []
     # The fake only plays Twilio's side here: it signs each inbound SMS with the token and posts it.
     with serving(served, port=port), FakeTwilio(auth_token=token) as twilio:

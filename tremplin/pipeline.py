@@ -472,8 +472,8 @@ def _publish_copies(
     added_agencies = store.insert_ignoring_duplicates(
         optables.agencies, [{"agency_id": agency, "name": f"Agence {agency}"} for agency in agency_ids]
     )
-    store.upsert(optables.seekers, seekers)
-    store.upsert(optables.vacancies, vacancies)
+    store.upsert(optables.seekers, seekers, newer="run_date")
+    store.upsert(optables.vacancies, vacancies, newer="run_date")
     first = {row["run_date"]: row["published_at"] for row in store.table_rows(optables.published_runs)}
     store.upsert(
         optables.published_runs, [{"run_date": run_date, "weights": weights, "published_at": first.get(run_date, now)}]
