@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tremplin.bench --scale --seekers 1000000 --vacancies 200000 --out bench/results.json
 	$(BIN)/tremplin bench --quality --out bench/results.json
 	$(BIN)/tremplin bench --sms --out bench/results.json
+	$(BIN)/tremplin bench --review --out bench/results.json
 
 clean:
 	rm -rf $(VENV) var .airflow

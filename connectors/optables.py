@@ -161,7 +161,10 @@ counsellor_queue = sa.Table(
     # optimistic concurrency: an action names the version it saw; a second one on that version is refused
     sa.Column("version", sa.Integer, nullable=False, default=1),
     sa.UniqueConstraint("seeker_id", "vacancy_id", name="uq_queue_seeker_vacancy"),
-    sa.Index("ix_queue_page", "agency_id", "queue", "status", "created_at"),
+    # a queue page's count and ids read this index alone (the rows come after, 50 at a time)
+    sa.Index(
+        "ix_queue_page", "agency_id", "queue", "status", "score", "item_id", "run_date", "seeker_id", "vacancy_id"
+    ),
 )
 
 suppression = sa.Table(

@@ -74,21 +74,23 @@ def _answered_oui() -> Any:
 
 
 def queue_page(store: OpStore, agency_id: str, queue: str, f: QueueFilter, *, user_id: int | None = None) -> QueuePage:
-    """One page of an agency's queue, filtered and sorted, with the active count of each queue."""
-    j = q.join(seekers, seekers.c.seeker_id == q.c.seeker_id, isouter=True).join(
-        vacancies, vacancies.c.vacancy_id == q.c.vacancy_id, isouter=True
-    )
+    """One page of an agency's queue, filtered and sorted, with the active count of each queue.
+
+    The count and the page's 50 ids read only the tables a filter or the sort needs (SQLite does not drop
+    an unused LEFT JOIN by itself), mostly from ``ix_queue_page``; then those 50 rows are read in full."""
+    sort = f.sort if f.sort in SORTS else "score"
+    vacancy_text, commune_text = f.vacancy.strip(), f.commune.strip()
     where = [q.c.agency_id == agency_id, q.c.queue == queue]
     if f.show == "active":
         where.append(q.c.status.in_(ACTIVE_STATUSES))
     elif f.show == "closed":
         where.append(q.c.status.not_in(ACTIVE_STATUSES))
-    if f.vacancy.strip():
-        text = f.vacancy.strip()
-        where.append(sa.or_(q.c.vacancy_id == text, vacancies.c.title.ilike(f"%{_like(text)}%", escape="\\")))
-    if f.commune.strip():
-        text = f.commune.strip()
-        where.append(sa.or_(seekers.c.commune == text, seekers.c.commune_name.ilike(f"{_like(text)}%", escape="\\")))
+    if vacancy_text:
+        like = f"%{_like(vacancy_text)}%"
+        where.append(sa.or_(q.c.vacancy_id == vacancy_text, vacancies.c.title.ilike(like, escape="\\")))
+    if commune_text:
+        like = f"{_like(commune_text)}%"
+        where.append(sa.or_(seekers.c.commune == commune_text, seekers.c.commune_name.ilike(like, escape="\\")))
     if f.since:
         where.append(q.c.run_date >= f.since)
     if f.until:
@@ -100,37 +102,60 @@ def queue_page(store: OpStore, agency_id: str, queue: str, f: QueueFilter, *, us
         "date": [q.c.run_date.desc(), q.c.score.desc(), q.c.item_id],
         "commune": [seekers.c.commune_name, q.c.score.desc(), q.c.item_id],
         "vacancy": [vacancies.c.title, q.c.score.desc(), q.c.item_id],
-    }[f.sort if f.sort in SORTS else "score"]
+    }[sort]
+    narrow: Any = q
+    if commune_text or sort == "commune":
+        narrow = narrow.join(seekers, seekers.c.seeker_id == q.c.seeker_id, isouter=True)
+    if vacancy_text or sort == "vacancy":
+        narrow = narrow.join(vacancies, vacancies.c.vacancy_id == q.c.vacancy_id, isouter=True)
     assignee = users.alias("assignee")
+    full = (
+        q.join(seekers, seekers.c.seeker_id == q.c.seeker_id, isouter=True)
+        .join(vacancies, vacancies.c.vacancy_id == q.c.vacancy_id, isouter=True)
+        .join(assignee, assignee.c.user_id == q.c.assigned_to, isouter=True)
+    )
     with store.begin() as conn:
-        total = int(conn.execute(sa.select(sa.func.count()).select_from(j).where(*where)).scalar_one())
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(narrow).where(*where)).scalar_one())
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, f.page), pages)
-        rows = conn.execute(
-            sa.select(
-                q.c.item_id,
-                q.c.run_date,
-                q.c.seeker_id,
-                q.c.vacancy_id,
-                q.c.queue,
-                q.c.reason,
-                q.c.score,
-                q.c.status,
-                q.c.outcome,
-                q.c.explanation,
-                q.c.created_at,
-                q.c.updated_at,
-                seekers.c.commune_name,
-                vacancies.c.title,
-                vacancies.c.commune_name.label("vacancy_commune_name"),
-                assignee.c.display_name.label("assignee"),
-            )
-            .select_from(j.join(assignee, assignee.c.user_id == q.c.assigned_to, isouter=True))
-            .where(*where)
-            .order_by(*order)
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        ).all()
+        ids = list(
+            conn.execute(
+                sa.select(q.c.item_id)
+                .select_from(narrow)
+                .where(*where)
+                .order_by(*order)
+                .limit(PAGE_SIZE)
+                .offset((page - 1) * PAGE_SIZE)
+            ).scalars()
+        )
+        rows = (
+            conn.execute(
+                sa.select(
+                    q.c.item_id,
+                    q.c.run_date,
+                    q.c.seeker_id,
+                    q.c.vacancy_id,
+                    q.c.queue,
+                    q.c.reason,
+                    q.c.score,
+                    q.c.status,
+                    q.c.outcome,
+                    q.c.explanation,
+                    q.c.created_at,
+                    q.c.updated_at,
+                    seekers.c.commune_name,
+                    vacancies.c.title,
+                    vacancies.c.commune_name.label("vacancy_commune_name"),
+                    assignee.c.display_name.label("assignee"),
+                )
+                .select_from(full)
+                .where(q.c.item_id.in_(ids))
+            ).all()
+            if ids
+            else []
+        )
+        position = {item_id: i for i, item_id in enumerate(ids)}
+        items = sorted((dict(r._mapping) for r in rows), key=lambda r: position[r["item_id"]])
         counts: dict[str, int] = dict(
             conn.execute(
                 sa.select(q.c.queue, sa.func.count())
@@ -138,12 +163,9 @@ def queue_page(store: OpStore, agency_id: str, queue: str, f: QueueFilter, *, us
                 .group_by(q.c.queue)
             ).all()
         )
-        items = [dict(r._mapping) for r in rows]
         if queue == INTERESTED and items:
             answered: dict[str, Any] = dict(
-                conn.execute(
-                    sa.select(q.c.item_id, _answered_oui()).where(q.c.item_id.in_([r["item_id"] for r in items]))
-                ).all()
+                conn.execute(sa.select(q.c.item_id, _answered_oui()).where(q.c.item_id.in_(ids))).all()
             )
             for r in items:
                 r["answered_at"] = answered.get(r["item_id"])

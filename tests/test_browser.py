@@ -146,10 +146,10 @@ def test_sign_in_wrong_then_right_password_and_session_cookie(site: Site, open_p
     expect(page.get_by_role("alert")).to_have_text("Identifiant ou mot de passe incorrect.")
     assert not [c for c in page.context.cookies() if c["name"] == "tremplin_session"]
 
-    # the same form (same CSRF token) with the right password; the name has to be typed again
-    expect(page.get_by_label("Identifiant")).to_have_value("")
-    page.get_by_label("Identifiant").fill("marie")
-    page.get_by_label("Mot de passe").fill(review_data.PASSWORD)
+    # the same form (same CSRF token) keeps the name; the focus is on the password, typed again
+    expect(page.get_by_label("Identifiant")).to_have_value("marie")
+    expect(page.get_by_label("Mot de passe")).to_be_focused()
+    page.keyboard.type(review_data.PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(site.url("/queues/to_call"))

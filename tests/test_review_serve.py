@@ -21,8 +21,8 @@ from connectors.optables import users as users_table
 from connectors.warehouse import Warehouse
 from tests import review_data as rd
 from tremplin.cli import app
+from tremplin.serve_process import serving_subprocess, wait_healthy
 from tremplin.settings import PROJECT_ROOT, Settings
-from tremplin.sms_bench import _serving, _wait_healthy
 from tremplin.webhooks import free_port
 
 
@@ -92,9 +92,12 @@ def test_pages_answer_while_the_night_holds_the_warehouse_and_writes_the_store(t
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "TREMPLIN_TWILIO_AUTH_TOKEN": "", "NO_PROXY": "127.0.0.1"}
-    with Warehouse.open(settings.warehouse) as _night, _serving(home, port, env, tmp_path / "serve.log") as server:
+    with (
+        Warehouse.open(settings.warehouse) as _night,
+        serving_subprocess(home, port, env, tmp_path / "serve.log") as server,
+    ):
         # the nightly run holds DuckDB's lock: another process could not even open the file read-only
-        _wait_healthy(base, server, tmp_path / "serve.log", timeout=60)
+        wait_healthy(base, server, tmp_path / "serve.log", timeout=60)
         web = requests.Session()
         web.trust_env = False
         form = web.get(f"{base}/login", timeout=5)

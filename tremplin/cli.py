@@ -294,10 +294,19 @@ def bench(
             "(10,000 messages at 100/s), and the OUI-to-counsellor-queue latency of a real `tremplin serve`.",
         ),
     ] = False,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="Measure the counsellor queue page of a real `tremplin serve` on a store of 100,000 queue "
+            "items: server and client time (p50, p95, max) of a mix of queue pages, against a 200 ms p95 target.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Time each nightly step on generated data and record wall time and peak memory (or, with --quality,
-    the relevance of the matches; with --sms, SMS throughput and OUI latency)."""
+    the relevance of the matches; with --sms, SMS throughput and OUI latency; with --review, the queue
+    page's server time)."""
     from tremplin.bench import run_bench
 
     try:
@@ -306,6 +315,12 @@ def bench(
             from tremplin.sms_bench import run_sms_bench
 
             result = run_sms_bench(out, log=lambda message: typer.echo(message, err=True))
+        elif review:
+            from tremplin.review_bench import run as run_review_bench
+
+            result = run_review_bench(
+                out, data_dir=settings.data_dir, log=lambda message: typer.echo(message, err=True)
+            )
         elif quality:
             from connectors.reference import load_reference
             from tremplin.bench import merge_results

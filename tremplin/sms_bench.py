@@ -16,15 +16,10 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,8 +34,8 @@ from connectors.sms import SentMessage, SmsGateway
 from tremplin.bench import header as bench_header
 from tremplin.bench import merge_results, peak_rss_mib
 from tremplin.dispatch import dispatch
-from tremplin.errors import TremplinError
-from tremplin.settings import PROJECT_ROOT, Settings
+from tremplin.serve_process import serving_subprocess, wait_healthy
+from tremplin.settings import Settings
 from tremplin.sms_text import MAX_OFFER_SEGMENTS, encoding, render_offer, segments
 from tremplin.webhooks import INBOUND_PATH, free_port
 
@@ -251,53 +246,6 @@ def send_throughput(*, messages: int = 10_000, rate_per_second: float = 100.0) -
     }
 
 
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
-    """Seconds until GET /healthz answers 200; TremplinError if the server dies or stays silent."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback must not use HTTP_PROXY
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            raise TremplinError(f"tremplin serve exited with {process.returncode}: {_tail(log)}")
-        try:
-            with opener.open(f"{base_url}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return time.perf_counter() - started
-        except (urllib.error.URLError, OSError):
-            pass  # not listening yet
-        time.sleep(0.05)
-    raise TremplinError(f"tremplin serve did not answer /healthz within {timeout} s: {_tail(log)}")
-
-
-def _tail(log: Path, chars: int = 2_000) -> str:
-    try:
-        return log.read_text(encoding="utf-8", errors="replace")[-chars:].strip() or "(no output)"
-    except OSError:
-        return "(no output)"
-
-
-@contextmanager
-def _serving(home: Path, port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``tremplin serve`` as a real subprocess, stopped (terminate, then kill) however the block ends."""
-    with log.open("wb") as output:
-        command = [sys.executable, "-m", "tremplin", "serve", "--home", str(home)]
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
 def oui_to_queue_latency(
     *, offers: int = 200, timeout_per_offer: float = 10.0, startup_timeout: float = 60.0
 ) -> dict[str, Any]:
@@ -336,8 +284,8 @@ def oui_to_queue_latency(
         round_trips: list[float] = []
         visible_when_answered = 0
         errors: list[str] = []
-        with _serving(home, port, env, home / "serve.log") as process:
-            startup = _wait_healthy(base_url, process, home / "serve.log", startup_timeout)
+        with serving_subprocess(home, port, env, home / "serve.log") as process:
+            startup = wait_healthy(base_url, process, home / "serve.log", startup_timeout)
             url = base_url + INBOUND_PATH
             for row in rows:
                 t0 = time.perf_counter()
