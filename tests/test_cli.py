@@ -113,6 +113,8 @@ def test_generate_nightly_report_explain(tmp_path: Path, data_dir: Path) -> None
     assert "matched skills:" in explained.output
     assert "not used: gender, age, disability" in explained.output
     assert "de chez vous" in explained.output
+    latest = runner.invoke(app, ["explain", "--seeker", seeker, "--home", str(home), *args])  # the last night
+    assert latest.exit_code == 0 and latest.output == explained.output
 
 
 def test_nightly_without_inputs_names_the_directory(tmp_path: Path, data_dir: Path) -> None:

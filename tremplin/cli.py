@@ -228,15 +228,18 @@ def report(
 @app.command()
 def explain(
     seeker: Annotated[str, typer.Option("--seeker", help="Seeker id.")],
-    run: Annotated[str, typer.Option("--run", help="Run date YYYY-MM-DD.")],
+    run: Annotated[str | None, typer.Option("--run", help="Run date YYYY-MM-DD (default: the last night).")] = None,
     data_dir: DataDir = None,
     home: Home = None,
 ) -> None:
-    """Show a seeker's matches for one night: score components, matched and missing skills, distance."""
-    from tremplin.explain import explain_seeker
+    """Why these offers: the seeker's data, the weights, and each match of a night with its score
+    components, matched and missing skills, distance (an access request's answer, CRPA L311-3-1)."""
+    from tremplin.explain import explain_seeker, latest_night
 
     try:
-        typer.echo(explain_seeker(_settings(data_dir, home), seeker, date.fromisoformat(run)))
+        settings = _settings(data_dir, home)
+        night = date.fromisoformat(run) if run else latest_night(settings, seeker)
+        typer.echo(explain_seeker(settings, seeker, night))
     except TremplinError as exc:
         _fail(exc)
 

@@ -18,6 +18,15 @@ RELATION_FR = {
 }
 
 
+def latest_night(settings: Settings, seeker_id: str) -> date:
+    """The last night that matched this seeker (else the last night that matched anyone)."""
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        night = wh.scalar("select_latest_night", {"seeker_id": seeker_id})
+    if night is None:
+        raise TremplinError(f"the warehouse {settings.warehouse} holds no night yet: run tremplin nightly first")
+    return night if isinstance(night, date) else date.fromisoformat(str(night))
+
+
 def explain_seeker(settings: Settings, seeker_id: str, run_date: date) -> str:
     """A plain-text account of one seeker's data, the weights and each match of the night."""
     ref = cached_reference(str(settings.data_dir))
