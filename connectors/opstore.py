@@ -269,18 +269,20 @@ class OpStore:
             .with_columns(pl.col("offered_count").cast(pl.Int64))
         )
 
-    def reply_refs(self, seeker_ids: Iterable[str], before: date) -> dict[str, int]:
-        """Per seeker, how many SMS offers earlier nights queued (the next offer's reference is that plus one)."""
-        ids = list(set(seeker_ids))
+    def reply_refs(self, numbers: Iterable[str], before: date) -> dict[str, int]:
+        """Per phone number, how many SMS offers earlier nights queued to it (the next offer's reference is
+        that plus one). Counted per number, not per seeker: two seekers sharing a phone (a family's) must
+        not both get "réf. 1", or a reply could land on the other one's offer."""
+        phones = list(set(numbers))
         counts: dict[str, int] = {}
         with self.begin() as conn:
-            for start in range(0, len(ids), 5_000):
+            for start in range(0, len(phones), 5_000):
                 rows = conn.execute(
-                    sa.select(sms_outbox.c.seeker_id, sa.func.count())
-                    .where(sms_outbox.c.seeker_id.in_(ids[start : start + 5_000]), sms_outbox.c.run_date < before)
-                    .group_by(sms_outbox.c.seeker_id)
+                    sa.select(sms_outbox.c.to_number, sa.func.count())
+                    .where(sms_outbox.c.to_number.in_(phones[start : start + 5_000]), sms_outbox.c.run_date < before)
+                    .group_by(sms_outbox.c.to_number)
                 ).all()
-                counts.update({seeker: int(n) for seeker, n in rows})
+                counts.update({phone: int(n) for phone, n in rows})
         return counts
 
     def feedback_events(self, until: datetime) -> pl.DataFrame:

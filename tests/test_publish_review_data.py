@@ -202,3 +202,15 @@ def test_a_rerun_of_an_older_night_keeps_the_newer_copies(tmp_path):
     assert [r["title"] for r in store.table_rows(vacancies)] == ["Boulanger (24 nov.)"]
     store.upsert(vacancies, [copy(date(2026, 11, 25), "Boulanger (25 nov.)")], newer="run_date")
     assert [r["title"] for r in store.table_rows(vacancies)] == ["Boulanger (25 nov.)"]
+
+
+def test_seekers_sharing_a_phone_get_different_offer_references(night: Settings) -> None:
+    """10,000 fiction numbers for 3,000 seekers: some share one (a family's phone); "OUI 1" must still
+    name one offer only."""
+    texted = [r for r in OpStore(night.opstore).table_rows(sms_outbox)]
+    by_number: dict[str, list[int]] = {}
+    for row in texted:
+        by_number.setdefault(row["to_number"], []).append(row["reply_ref"])
+    shared = {number: refs for number, refs in by_number.items() if len(refs) > 1}
+    assert shared, "the sample has no shared number: the test would show nothing"
+    assert all(sorted(refs) == list(range(1, len(refs) + 1)) for refs in shared.values()), shared

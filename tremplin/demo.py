@@ -174,8 +174,11 @@ def play_replies(settings: Settings) -> list[str]:
     # seekers of the agency with the most counsellor items answer, so that its demo accounts see a full page
     busiest = Counter(r["agency_id"] for r in store.table_rows(counsellor_queue)).most_common(1)
     home_agency = busiest[0][0] if busiest else None
+    outbox = store.table_rows(sms_outbox)
+    # a phone several seekers share gets several offers (réf. 1, réf. 2): the demo plays one offer per phone
+    offers_per_phone = Counter(r["to_number"] for r in outbox)
     sent = sorted(
-        (r for r in store.table_rows(sms_outbox) if r["status"] == "sent"),
+        (r for r in outbox if r["status"] == "sent" and offers_per_phone[r["to_number"]] == 1),
         key=lambda r: (r["agency_id"] != home_agency, r["message_id"]),
     )
     lines: list[str] = []

@@ -388,14 +388,16 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         weights=_run_weights(settings, manifest),
         now=now,
     )
-    sms_seekers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.SEEKER_ID]
-    earlier = store.reply_refs(sms_seekers.to_list(), before=run_date)
+    sms_numbers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.MOBILE]
+    earlier = store.reply_refs(sms_numbers.to_list(), before=run_date)
     for offer in offers.iter_rows(named=True):
         key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
         explanation = _explanation(offer)
         if offer[c.CHANNEL] == c.CHANNEL_SMS:
-            # 1, 2, ... per seeker, so that "OUI 2" answers the second offer even after a third arrived
-            reply_ref = earlier.get(offer[c.SEEKER_ID], 0) % 99 + 1
+            # 1, 2, ... per phone number, so that "OUI 2" answers the second offer even after a third
+            # arrived, and two seekers sharing a phone never get the same reference
+            earlier[offer[c.MOBILE]] = earlier.get(offer[c.MOBILE], 0) + 1
+            reply_ref = (earlier[offer[c.MOBILE]] - 1) % 99 + 1
             body = render_offer(
                 title=offer[c.TITLE],
                 commune=names.get(offer["vacancy_commune"], offer["vacancy_commune"]),
