@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from connectors.opstore import OpStore
 from connectors.optables import (
+    ACTIVE_STATUSES,
     CONTACTED,
     FLAGGED,
     HIRED,
@@ -40,17 +41,20 @@ OUTCOMES = {
     "voicemail": "message laissé",
     "wrong_number": "numéro erroné",
 }
-# action -> (statuses it applies to, status after; None keeps the status)
+# action -> (statuses it applies to, status after; None keeps the status), in the order a counsellor meets
+# them on an item's page
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "contacted": ((OPEN, CONTACTED), None),
     "put_forward": ((OPEN, CONTACTED), PUT_FORWARD),
-    "not_interested": ((OPEN, CONTACTED, PUT_FORWARD), NOT_INTERESTED),
-    "wrong_match": ((OPEN, CONTACTED, PUT_FORWARD), WRONG_MATCH),
     "hired": ((CONTACTED, PUT_FORWARD), HIRED),
-    "flag": ((OPEN, CONTACTED, PUT_FORWARD), None),
-    "reassign": ((OPEN, CONTACTED, PUT_FORWARD), None),
+    "not_interested": (ACTIVE_STATUSES, NOT_INTERESTED),
+    "wrong_match": (ACTIVE_STATUSES, WRONG_MATCH),
+    "flag": (ACTIVE_STATUSES, None),
+    "reassign": (ACTIVE_STATUSES, None),
     "reopen": ((NOT_INTERESTED, WRONG_MATCH), OPEN),
 }
+# audit events that record a view of a seeker's data, not something done to an item
+VIEWS = ("view_contact", "view_record", "export_shortlist")
 NEEDS_REASON = ("not_interested", "wrong_match", "flag", "reopen")
 MAX_TEXT = 2_000
 
@@ -66,9 +70,9 @@ class NotFound(TremplinError):
 class Conflict(TremplinError):
     """Someone changed the item since the counsellor loaded it: who (None for the system), how, when."""
 
-    def __init__(self, by: str | None, action: str | None, at: datetime | None, current: dict[str, Any]) -> None:
+    def __init__(self, by: str | None, action: str | None, at: datetime | None) -> None:
         super().__init__(f"item changed by {by or 'the system'} ({action or 'update'})")
-        self.by, self.action, self.at, self.current = by, action, at, current
+        self.by, self.action, self.at = by, action, at
 
 
 def audit(
@@ -226,11 +230,11 @@ def _conflict(conn: Connection, seen: dict[str, Any]) -> Conflict:
     last = conn.execute(
         sa.select(audit_events.c.action, audit_events.c.at, users.c.display_name)
         .select_from(audit_events.join(users, users.c.user_id == audit_events.c.user_id, isouter=True))
-        .where(audit_events.c.item_id == seen["item_id"], audit_events.c.action != "view_contact")
+        .where(audit_events.c.item_id == seen["item_id"], audit_events.c.action.not_in(VIEWS))
         .order_by(audit_events.c.event_id.desc())
         .limit(1)
     ).first()
     if last is None or last.at != current["updated_at"]:
         # the system moved it since (a screening answer arrived, the SMS path re-queued it)
-        return Conflict(None, None, current["updated_at"], current)
-    return Conflict(last.display_name, last.action, last.at, current)
+        return Conflict(None, None, current["updated_at"])
+    return Conflict(last.display_name, last.action, last.at)

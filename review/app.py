@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 SESSION_COOKIE = "tremplin_session"
 LOGIN_CSRF_COOKIE = "tremplin_login_csrf"
-# actions offered on an item, in the order a counsellor meets them
-ACTION_ORDER = ("contacted", "put_forward", "hired", "not_interested", "wrong_match", "flag", "reassign", "reopen")
+NO_ITEM = "Aucun élément de votre agence ne porte ce numéro."
+NO_SHORTLIST = "Aucune offre de ce numéro n'a de candidat dans votre agence."
 
 
 class SignInRequired(Exception):
@@ -56,12 +57,16 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
     templates.env.globals.update(
         labels=labels,
         queues=QUEUES,
-        action_order=ACTION_ORDER,
         outcomes=actions.OUTCOMES,
         transitions=actions.TRANSITIONS,
         quote=lambda value: quote(str(value), safe=""),
     )
-    templates.env.filters["when"] = _when
+    tz = ZoneInfo(settings.timezone)
+
+    def when(moment: datetime | date | None) -> str:
+        return _when(moment, tz)
+
+    templates.env.filters["when"] = when
     templates.env.filters["pct"] = lambda value: "-" if value is None else f"{100 * value:.0f} %"
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     secure_default = (settings.public_base_url or "").startswith("https://")
@@ -234,7 +239,7 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
     ) -> Response:
         found = await run_in_threadpool(queries.item, store, session.user.agency_id, item_id)
         if found is None:
-            raise HTTPException(status_code=404, detail="Aucun élément de votre agence ne porte ce numéro.")
+            raise HTTPException(status_code=404, detail=NO_ITEM)
         await run_in_threadpool(
             actions.record_view,
             store,
@@ -275,13 +280,13 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
                 assignee=int(assignee) if assignee.isdigit() else None,
             )
         except actions.NotFound as exc:
-            raise HTTPException(status_code=404, detail="Aucun élément de votre agence ne porte ce numéro.") from exc
+            raise HTTPException(status_code=404, detail=NO_ITEM) from exc
         except actions.Conflict as exc:
             who = exc.by or "le système (nouvelle réponse du demandeur)"
             what = labels.ACTION_LABELS.get(exc.action or "", "une mise à jour")
             message = (
                 f"Votre action « {labels.ACTION_LABELS.get(action, action)} » n'a pas été enregistrée : "
-                f"{who} a enregistré « {what} » à {_when(exc.at)} pendant que vous consultiez cette fiche. "
+                f"{who} a enregistré « {what} » à {when(exc.at)} pendant que vous consultiez cette fiche. "
                 "Voici la fiche à jour ; vérifiez avant de recommencer."
             )
             return await render_item(request, session, item_id, message=message, status_code=409)
@@ -296,47 +301,47 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
         try:
             await run_in_threadpool(actions.add_note, store, session.user, item_id, body, at=_now())
         except actions.NotFound as exc:
-            raise HTTPException(status_code=404, detail="Aucun élément de votre agence ne porte ce numéro.") from exc
+            raise HTTPException(status_code=404, detail=NO_ITEM) from exc
         except actions.ActionError as exc:
             return await render_item(request, session, item_id, message=str(exc), status_code=400)
         return RedirectResponse(f"/items/{quote(item_id, safe='')}?done=note#notes", status_code=303)
 
     # --- per vacancy, per seeker, per agency -----------------------------------------------------
 
-    @app.get("/vacancies/{vacancy_id}")
-    async def vacancy_view(request: Request, vacancy_id: str) -> Response:
-        session = await session_of(request)
-        found = await run_in_threadpool(queries.shortlist, store, session.user.agency_id, vacancy_id)
+    async def shortlist_seen(session: Session, vacancy_id: str, what: str) -> dict[str, Any]:
+        """The agency's short list of a vacancy (404 if none), its view recorded: it shows phone numbers."""
+        found = await run_in_threadpool(
+            queries.shortlist,
+            store,
+            session.user.agency_id,
+            vacancy_id,
+            per_position=settings.shortlist_per_position,
+        )
         if found is None:
-            raise HTTPException(status_code=404, detail="Aucune offre de ce numéro n'a de candidat dans votre agence.")
+            raise HTTPException(status_code=404, detail=NO_SHORTLIST)
         await run_in_threadpool(
             actions.record_view,
             store,
             session.user,
-            "view_contact",
+            what,
             at=_now(),
             vacancy_id=vacancy_id,
             seekers=[c["seeker_id"] for c in found["candidates"]],
         )
+        return found
+
+    @app.get("/vacancies/{vacancy_id}")
+    async def vacancy_view(request: Request, vacancy_id: str) -> Response:
+        session = await session_of(request)
+        found = await shortlist_seen(session, vacancy_id, "view_contact")
         return page(request, "vacancy.html", session, shortlist=found)
 
     @app.get("/vacancies/{vacancy_id}/shortlist.csv")
     async def vacancy_csv(request: Request, vacancy_id: str) -> Response:
         session = await session_of(request)
-        found = await run_in_threadpool(queries.shortlist, store, session.user.agency_id, vacancy_id)
-        if found is None:
-            raise HTTPException(status_code=404, detail="Aucune offre de ce numéro n'a de candidat dans votre agence.")
-        await run_in_threadpool(
-            actions.record_view,
-            store,
-            session.user,
-            "export_shortlist",
-            at=_now(),
-            vacancy_id=vacancy_id,
-            seekers=[c["seeker_id"] for c in found["candidates"]],
-        )
+        found = await shortlist_seen(session, vacancy_id, "export_shortlist")
         return Response(
-            shortlist_csv(found),
+            shortlist_csv(found, when),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="liste-courte-{quote(vacancy_id, safe="")}.csv"',
@@ -364,7 +369,7 @@ def create_app(settings: Settings, *, store: OpStore | None = None, webhooks: bo
     return app
 
 
-def shortlist_csv(found: dict[str, Any]) -> str:
+def shortlist_csv(found: dict[str, Any], when: Callable[[datetime | None], str]) -> str:
     """The short list as the employer's CSV: one line per candidate, screening answers as columns."""
     questions: list[str] = []
     for candidate in found["candidates"]:
@@ -385,7 +390,7 @@ def shortlist_csv(found: dict[str, Any]) -> str:
                 candidate["commune_name"] or "",
                 explanation.get("distance_km", ""),
                 f"{candidate['score']:.3f}",
-                _when(candidate["answered_at"]),
+                when(candidate["answered_at"]),
                 labels.STATUS_LABELS.get(candidate["status"], candidate["status"]),
                 *(answers.get(key, "") for key in questions),
                 ", ".join(s["label"] for s in explanation.get("matched_skills", [])),
@@ -408,14 +413,12 @@ def _date(text: str) -> date | None:
         return None
 
 
-def _when(moment: datetime | date | None) -> str:
-    """Paris time, as a counsellor reads it."""
-    from zoneinfo import ZoneInfo
-
+def _when(moment: datetime | date | None, tz: ZoneInfo) -> str:
+    """A day, or a moment in the service's time zone, as a counsellor reads it."""
     if moment is None:
         return "-"
     if not isinstance(moment, datetime):
         return moment.strftime("%d/%m/%Y")
     if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y %H:%M")
+    return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M")

@@ -29,14 +29,15 @@ from connectors.optables import (
     published_runs,
     screening_answers,
     seekers,
+    sms_outbox,
     users,
     vacancies,
 )
+from review.actions import VIEWS
 
 PAGE_SIZE = 50
 SORTS = ("score", "date", "commune", "vacancy")
 SHOWS = ("active", "closed", "all")
-SHORTLIST_PER_POSITION = 5  # DESIGN.md: a vacancy's short list is bounded, 5 x positions
 
 q = counsellor_queue
 
@@ -192,13 +193,6 @@ def item(store: OpStore, agency_id: str, item_id: str) -> dict[str, Any] | None:
             if found["conversation_id"]
             else None
         )
-        found["conversation_state"] = (
-            conn.execute(
-                sa.select(conversations.c.state).where(conversations.c.conversation_id == found["conversation_id"])
-            ).scalar_one_or_none()
-            if found["conversation_id"]
-            else None
-        )
         found["notes"] = [
             dict(r._mapping)
             for r in conn.execute(
@@ -213,7 +207,7 @@ def item(store: OpStore, agency_id: str, item_id: str) -> dict[str, Any] | None:
             for r in conn.execute(
                 sa.select(audit_events, users.c.display_name)
                 .select_from(audit_events.join(users, users.c.user_id == audit_events.c.user_id, isouter=True))
-                .where(audit_events.c.item_id == item_id, audit_events.c.action != "view_contact")
+                .where(audit_events.c.item_id == item_id, audit_events.c.action.not_in(VIEWS))
                 .order_by(audit_events.c.event_id.desc())
             )
         ]
@@ -256,9 +250,10 @@ def colleagues(store: OpStore, agency_id: str) -> list[dict[str, Any]]:
         ]
 
 
-def shortlist(store: OpStore, agency_id: str, vacancy_id: str) -> dict[str, Any] | None:
+def shortlist(store: OpStore, agency_id: str, vacancy_id: str, *, per_position: int) -> dict[str, Any] | None:
     """A vacancy's short list for the employer: the agency's seekers who said OUI, screened ones first,
-    then by score, at most 5 per position; None when the agency has no item on this vacancy."""
+    then by score, at most ``per_position`` (the ``shortlist_per_position`` setting) times its positions;
+    None when the agency has no item on this vacancy."""
     with store.begin() as conn:
         vacancy = _one(conn, sa.select(vacancies).where(vacancies.c.vacancy_id == vacancy_id))
         mine = conn.execute(
@@ -291,23 +286,22 @@ def shortlist(store: OpStore, agency_id: str, vacancy_id: str) -> dict[str, Any]
                     q.c.vacancy_id == vacancy_id,
                     q.c.agency_id == agency_id,
                     q.c.queue == INTERESTED,
-                    q.c.status.in_([OPEN, "contacted", PUT_FORWARD, HIRED]),
+                    q.c.status.in_([*ACTIVE_STATUSES, HIRED]),
                 )
                 .order_by(screened, q.c.score.desc(), q.c.item_id)
             )
         ]
-        for r in rows:
+        cap = per_position * max(1, int(vacancy["positions"] or 1))
+        candidates = rows[:cap]
+        for r in candidates:
             r["screening"] = _screening(conn, r["conversation_id"])
             r["screened"] = r["conversation_state"] == STATE_INTERESTED
-    cap = SHORTLIST_PER_POSITION * max(1, int(vacancy["positions"] or 1))
-    return {"vacancy": vacancy, "candidates": rows[:cap], "beyond_cap": max(0, len(rows) - cap), "cap": cap}
+    return {"vacancy": vacancy, "candidates": candidates, "beyond_cap": len(rows) - len(candidates), "cap": cap}
 
 
 def seeker_record(store: OpStore, agency_id: str, seeker_id: str) -> dict[str, Any] | None:
     """ "Why these offers": the data used, the weights of each night and every offer made, by either channel;
     None if the seeker is not one of the agency's."""
-    from connectors.optables import sms_outbox
-
     with store.begin() as conn:
         seeker = _one(
             conn, sa.select(seekers).where(seekers.c.seeker_id == seeker_id, seekers.c.agency_id == agency_id)
@@ -378,7 +372,7 @@ def agency_figures(store: OpStore, agency_id: str, *, now: datetime) -> dict[str
             .where(
                 audit_events.c.agency_id == agency_id,
                 audit_events.c.at >= week,
-                audit_events.c.action != "view_contact",
+                audit_events.c.action.not_in(VIEWS),
             )
             .group_by(users.c.display_name, audit_events.c.action)
         ).all()
@@ -392,18 +386,9 @@ def agency_figures(store: OpStore, agency_id: str, *, now: datetime) -> dict[str
     wrong = sum(table[qu][WRONG_MATCH] for qu in table)
     return {
         "by_queue": table,
-        "oldest_open": {k: _aware(v) for k, v in oldest.items()},
+        "oldest_open": oldest,
         "per_counsellor": per_counsellor,
         "decided": decided,
         "wrong_match": wrong,
         "override_rate": wrong / decided if decided else None,
     }
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back; they were written in UTC."""
-    from datetime import UTC
-
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)

@@ -8,20 +8,16 @@ Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (or `
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.sync_api import Page, ViewportSize
 
 from connectors.opstore import OpStore
 from review.app import create_app
 from tests.review_data import PASSWORD
+from tremplin.serve_process import free_port, serving_in_thread
 from tremplin.settings import PROJECT_ROOT, Settings
 
 CHROMIUM = Path(os.environ.get("TREMPLIN_CHROMIUM") or "/usr/bin/chromium")
@@ -45,30 +41,9 @@ def chromium_missing() -> str | None:
     return f"no chromium at {CHROMIUM}: run `make browser` (or set TREMPLIN_CHROMIUM) for the browser tests"
 
 
-@contextmanager
-def serving_review(settings: Settings, store: OpStore, timeout: float = 10) -> Iterator[str]:
-    """The counsellor web app served by uvicorn in a background thread on a free port of 127.0.0.1; yields
-    the base URL and stops the server on the way out. The socket is bound here (port 0), so no other process
-    can take the port between choosing it and serving on it."""
-    app = create_app(settings, store=store, webhooks=False)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="review-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the review app did not start on 127.0.0.1:{port}")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=timeout)
-        sock.close()
+def serving_review(settings: Settings, store: OpStore) -> AbstractContextManager[str]:
+    """The counsellor web app (no webhooks) served in a background thread on a free loopback port."""
+    return serving_in_thread(create_app(settings, store=store, webhooks=False), port=free_port())
 
 
 def sign_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:

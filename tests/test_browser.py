@@ -459,10 +459,11 @@ def test_axe_finds_no_serious_accessibility_violation(site: Site, open_page: Ope
 def test_keyboard_sign_in_and_visible_focus_on_item_actions(site: Site, open_page: OpenPage) -> None:
     page = open_page()
     page.goto(site.url("/login"))
-    assert page.evaluate("document.activeElement.id") == "username"  # autofocus
+    # expect() waits: Chromium applies autofocus and moves focus asynchronously, later on a loaded machine
+    expect(page.locator("#username")).to_be_focused()  # autofocus
     page.keyboard.type("paul")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "password"
+    expect(page.locator("#password")).to_be_focused()
     page.keyboard.type(review_data.PASSWORD)
     with page.expect_navigation():
         page.keyboard.press("Enter")
@@ -477,7 +478,7 @@ def test_keyboard_sign_in_and_visible_focus_on_item_actions(site: Site, open_pag
     box = skip.bounding_box()
     assert box is not None and box["x"] >= 0 and box["y"] >= 0
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "main"
+    expect(page.locator("#main")).to_be_focused()
 
     focused: list[dict[str, str]] = []
     for _ in range(80):

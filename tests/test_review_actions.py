@@ -174,3 +174,19 @@ def test_audit_events_cannot_be_changed_or_deleted(setup):
         with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.begin() as conn:
             conn.execute(statement)
     assert _events(store) == [("contacted", rd.item_id("S1", "V1"))]
+
+
+def test_decisions_taken_in_the_pages_are_the_next_nights_feedback(setup):
+    store, users = setup
+    actions.act(store, users["marie"], rd.item_id("S2", "V1"), "put_forward", version=1, at=AT)
+    actions.act(store, users["paul"], rd.item_id("S1", "V1"), "wrong_match", version=1, at=AT, reason="hors métier")
+    actions.act(store, users["paul"], rd.item_id("S4", "V2"), "contacted", version=1, at=AT, outcome="reached")
+    events = store.feedback_events(until=AT + timedelta(hours=1))
+    # S2 had also said OUI by SMS on the night before (another day): both signals stand, one per offer-day
+    assert sorted(events.select("day", "seeker_id", "label", "source").iter_rows()) == [
+        (rd.NIGHT - timedelta(days=1), "S2", 1, "sms_oui"),
+        (rd.NIGHT, "S1", 0, "wrong_match"),
+        (rd.NIGHT, "S2", 1, "put_forward"),
+    ]
+    # until AT: the SMS answer (10:12 UTC) only; the decisions were taken at AT, not before it
+    assert store.feedback_events(until=AT)["source"].to_list() == ["sms_oui"]

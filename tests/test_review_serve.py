@@ -21,9 +21,8 @@ from connectors.optables import users as users_table
 from connectors.warehouse import Warehouse
 from tests import review_data as rd
 from tremplin.cli import app
-from tremplin.serve_process import serving_subprocess, wait_healthy
+from tremplin.serve_process import free_port, serving_subprocess, wait_healthy
 from tremplin.settings import PROJECT_ROOT, Settings
-from tremplin.webhooks import free_port
 
 
 def _tremplin(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:

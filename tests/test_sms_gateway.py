@@ -19,8 +19,8 @@ from connectors.sms import (
     gateway_from_settings,
 )
 from tremplin.errors import ConfigError, SmsError
+from tremplin.serve_process import free_port
 from tremplin.settings import Settings
-from tremplin.webhooks import free_port
 
 TO = "+33612345678"
 SENDER = "TREMPLIN"

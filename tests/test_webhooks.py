@@ -21,8 +21,9 @@ from connectors.optables import (
 from tests.outbox import MONDAY_10H_PARIS, kinds, queue_items, queue_messages, statuses
 from tremplin.dispatch import dispatch
 from tremplin.errors import ConfigError
+from tremplin.serve_process import free_port, serving_in_thread
 from tremplin.settings import Settings
-from tremplin.webhooks import create_app, free_port, serving
+from tremplin.webhooks import create_app
 
 TOKEN = "fake-auth-token"
 
@@ -40,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
         sms_rate_per_second=0.0,
         sms_status_callback=f"{base}/twilio/status",
     )
-    with serving(settings, port=port) as served:
+    with serving_in_thread(create_app(settings), port=port) as served:
         assert served == base
         yield base, settings
 
@@ -142,7 +143,7 @@ def test_behind_a_proxy_the_public_url_is_what_is_signed(tmp_path: Path) -> None
     fields = {"MessageSid": "SM2", "From": "+33639980001", "To": "+33700000000", "Body": "AIDE"}
     good = twilio_signature(TOKEN, "https://sms.example.fr/hooks/twilio/inbound", fields)
     local = twilio_signature(TOKEN, local_url, fields)
-    with serving(settings, port=port):
+    with serving_in_thread(create_app(settings), port=port):
         refused = requests.post(local_url, data=fields, headers={"X-Twilio-Signature": local}, timeout=5)
         answer = requests.post(local_url, data=fields, headers={"X-Twilio-Signature": good}, timeout=5)
     assert refused.status_code == 403

@@ -164,7 +164,8 @@ def play_replies(settings: Settings) -> list[str]:
     from connectors.fake_twilio import FakeTwilio
     from connectors.opstore import OpStore
     from connectors.optables import counsellor_queue, sms_outbox
-    from tremplin.webhooks import INBOUND_PATH, free_port, serving
+    from tremplin.serve_process import free_port, serving_in_thread
+    from tremplin.webhooks import INBOUND_PATH, create_app
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -183,7 +184,7 @@ def play_replies(settings: Settings) -> list[str]:
     )
     lines: list[str] = []
     # The fake only plays Twilio's side here: it signs each inbound SMS with the token and posts it.
-    with serving(served, port=port), FakeTwilio(auth_token=token) as twilio:
+    with serving_in_thread(create_app(served), port=port), FakeTwilio(auth_token=token) as twilio:
         for message, bodies in zip(sent, CONVERSATIONS, strict=False):
             lines.append(f"seeker {message['seeker_id']} ({message['to_number']}) got: {message['body']}")
             for body in bodies:

@@ -54,10 +54,9 @@ from review.accounts import create_user
 from tremplin.bench import header as bench_header
 from tremplin.bench import merge_results
 from tremplin.errors import TremplinError
-from tremplin.serve_process import serving_subprocess, wait_healthy
+from tremplin.serve_process import free_port, serving_subprocess, wait_healthy
 from tremplin.settings import Settings
 from tremplin.sms_bench import percentile
-from tremplin.webhooks import free_port
 
 SECTION = "review"
 TARGET_P95_MS = 200.0

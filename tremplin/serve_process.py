@@ -1,15 +1,21 @@
-"""``tremplin serve`` as a real subprocess, for the benchmarks and the tests that need a real server."""
+"""Serving for the demo, the benchmarks and the tests: ``tremplin serve`` as a real subprocess, or an app
+served by uvicorn in a thread of this process, on a loopback port."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from tremplin.errors import TremplinError
 from tremplin.settings import PROJECT_ROOT
@@ -60,3 +66,29 @@ def serving_subprocess(home: Path, port: int, env: dict[str, str], log: Path) ->
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving_in_thread(app: Any, *, port: int, host: str = "127.0.0.1", timeout: float = 10) -> Iterator[str]:
+    """``app`` (an ASGI app: the webhooks, the counsellor pages) served by uvicorn in a background thread;
+    yields the base URL and stops the server on the way out."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name=f"serving-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise TremplinError(f"the app did not start on {host}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=timeout)

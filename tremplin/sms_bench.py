@@ -34,10 +34,10 @@ from connectors.sms import SentMessage, SmsGateway
 from tremplin.bench import header as bench_header
 from tremplin.bench import merge_results, peak_rss_mib
 from tremplin.dispatch import dispatch
-from tremplin.serve_process import serving_subprocess, wait_healthy
+from tremplin.serve_process import free_port, serving_subprocess, wait_healthy
 from tremplin.settings import Settings
 from tremplin.sms_text import MAX_OFFER_SEGMENTS, encoding, render_offer, segments
-from tremplin.webhooks import INBOUND_PATH, free_port
+from tremplin.webhooks import INBOUND_PATH
 
 SECTION = "sms"
 MONDAY_10H_PARIS = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))  # inside the send window

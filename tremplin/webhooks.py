@@ -11,14 +11,8 @@ nothing (an inbound replay gets the first answer again, in case Twilio retried b
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import uvicorn
 from fastapi import FastAPI, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
@@ -104,29 +98,3 @@ def signed_url(settings: Settings, request: Request) -> str:
         return str(request.url)
     query = f"?{request.url.query}" if request.url.query else ""
     return settings.public_base_url.rstrip("/") + request.url.path + query
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (for the demo, the benchmark and tests)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(settings: Settings, *, port: int, host: str = "127.0.0.1", timeout: float = 10) -> Iterator[str]:
-    """The webhooks served by uvicorn in a background thread, as ``tremplin serve`` serves them; yields
-    the base URL and stops the server on the way out."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="tremplin-webhooks", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise ConfigError(f"the webhook server did not start on {host}:{port}")
-        time.sleep(0.02)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=timeout)
