@@ -8,7 +8,7 @@ export TREMPLIN_DATA_DIR ?= $(abspath ../shared/data)
 DEMO_DIR := var/demo
 DEMO_DATE ?= 2026-11-23
 
-.PHONY: venv browser demo serve test check bench lock clean
+.PHONY: venv browser postgres demo serve test check bench lock clean
 
 venv: $(STAMP)
 
@@ -29,16 +29,20 @@ demo: $(STAMP)
 browser:
 	scripts/install-chromium
 
+# Debian's PostgreSQL server: the store and webhook tests start a throwaway cluster of their own on loopback
+postgres:
+	scripts/install-postgres
+
 # the counsellor pages on the demo's operational store (after make demo)
 serve: $(STAMP)
 	$(BIN)/tremplin serve --home $(DEMO_DIR)
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check tremplin matching connectors review dags tests
-	$(BIN)/ruff format --check tremplin matching connectors review dags tests
+	$(BIN)/ruff check tremplin matching oversight connectors review report dags tests
+	$(BIN)/ruff format --check tremplin matching oversight connectors review report dags tests
 	$(BIN)/mypy
 	$(BIN)/mypy dags
 

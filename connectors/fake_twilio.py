@@ -184,6 +184,21 @@ class FakeTwilio:
             }
         if url is None:
             return None
+        return self._post_status(url, params, error_code)
+
+    def status_callback(self, url: str, sid: str, status: str, *, error_code: int | None = None) -> int:
+        """POST a signed status callback for message ``sid`` to ``url``, as Twilio does for a message it sent."""
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+        }
+        return self._post_status(url, params, error_code)
+
+    def _post_status(self, url: str, params: dict[str, str], error_code: int | None) -> int:
         if error_code is not None:
             params["ErrorCode"] = str(error_code)
         status_code, _ = _post_form(url, params, twilio_signature(self.auth_token, url, params))

@@ -38,6 +38,7 @@ from connectors.optables import (
     UNDELIVERABLE,
     UNDELIVERED,
     WRONG_MATCH,
+    UtcDateTime,
     conversations,
     counsellor_queue,
     metadata,
@@ -62,6 +63,17 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _postgres_utc(dbapi_connection: Any, _record: Any) -> None:
+    # Sessions in UTC, whatever the server's zone: a naive datetime then means UTC on PostgreSQL as it does on
+    # SQLite (which keeps it as written), and the times read back are UTC on both.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("set time zone 'UTC'")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
+
+
 class OpStore:
     """Short transactions on the operational store."""
 
@@ -77,6 +89,8 @@ class OpStore:
             raise OpStoreError(f"cannot use operational store URL {url!r}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_wal)
+        elif self.engine.dialect.name == "postgresql":
+            sa.event.listen(self.engine, "connect", _postgres_utc, insert=True)
         try:
             metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as exc:
@@ -97,31 +111,56 @@ class OpStore:
                 )
 
     def _append_only(self, tables: Iterable[sa.Table]) -> None:
-        """Triggers that make the database itself refuse UPDATE and DELETE on audit tables."""
+        """Triggers that make the database itself refuse every UPDATE on audit tables, and a DELETE of a row
+        younger than ``RECORDS_FLOOR_DAYS`` (logs are kept at least six months; the retention job deletes
+        older ones). A row's age is that of its table's first DateTime column (``at``, ``created_at``)."""
+        from tremplin.settings import RECORDS_FLOOR_DAYS
+
         dialect = self.engine.dialect.name
         with self.begin() as conn:
             if dialect == "postgresql":
+                # the trigger's argument names the time column; a row whose time is null is never deleted. An
+                # integrity error (class 23), as SQLite's raise(abort) is: callers catch one kind on both
                 conn.execute(
                     sa.text(
-                        "create or replace function tremplin_append_only() returns trigger language plpgsql as "
-                        "$$ begin raise exception '% is append-only', tg_table_name; end $$"
+                        "create or replace function tremplin_append_only() returns trigger language plpgsql as $$ "
+                        "begin "
+                        "if tg_op = 'DELETE' and cast(to_jsonb(old) ->> tg_argv[0] as timestamptz) "
+                        f"< now() - interval '{RECORDS_FLOOR_DAYS} days' then return old; end if; "
+                        "raise exception '% is append-only%', tg_table_name, case when tg_op = 'DELETE' "
+                        f"then ': rows younger than {RECORDS_FLOOR_DAYS} days cannot be deleted' else '' end "
+                        "using errcode = 'restrict_violation'; "
+                        "end $$"
                     )
                 )
             for table in tables:
+                at = next(c.name for c in table.columns if isinstance(c.type, sa.DateTime | UtcDateTime))
                 if dialect == "sqlite":
-                    for verb in ("update", "delete"):
-                        conn.execute(
-                            sa.text(
-                                f"create trigger if not exists {table.name}_no_{verb} before {verb} on {table.name} "
-                                f"begin select raise(abort, '{table.name} is append-only'); end"
-                            )
+                    conn.execute(
+                        sa.text(
+                            f"create trigger if not exists {table.name}_no_update before update on {table.name} "
+                            f"begin select raise(abort, '{table.name} is append-only'); end"
                         )
+                    )
+                    # julianday reads SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" (UTC) whatever the fraction; a
+                    # time it cannot read (null) counts as young
+                    conn.execute(
+                        sa.text(
+                            f"create trigger if not exists {table.name}_delete_floor before delete on {table.name} "
+                            f"when julianday(old.{at}) is null "
+                            f"or julianday(old.{at}) > julianday('now', '-{RECORDS_FLOOR_DAYS} days') "
+                            f"begin select raise(abort, '{table.name} is append-only: rows younger than "
+                            f"{RECORDS_FLOOR_DAYS} days cannot be deleted'); end"
+                        )
+                    )
+                    # stores made before the floor refused every DELETE; dropped after its successor exists
+                    conn.execute(sa.text(f"drop trigger if exists {table.name}_no_delete"))
                 elif dialect == "postgresql":
                     conn.execute(sa.text(f"drop trigger if exists {table.name}_append_only on {table.name}"))
                     conn.execute(
                         sa.text(
                             f"create trigger {table.name}_append_only before update or delete on {table.name} "
-                            "for each row execute function tremplin_append_only()"
+                            f"for each row execute function tremplin_append_only('{at}')"
                         )
                     )
 
@@ -167,12 +206,15 @@ class OpStore:
                 yield own
 
     def insert_ignore(self, table: sa.Table) -> Any:
-        """An INSERT that skips rows whose primary or unique key exists already (SQLite and PostgreSQL)."""
+        """An INSERT that skips rows whose primary or unique key exists already (SQLite and PostgreSQL); its
+        ``rowcount`` is the rows added (callers tell a replay by it)."""
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
-            return postgresql.insert(table).on_conflict_do_nothing()
+            # SQLAlchemy keeps an INSERT's rowcount only when asked: on psycopg it is -1 (true) otherwise, and a
+            # replayed webhook or status callback would be handled a second time
+            return postgresql.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
         if dialect == "sqlite":
-            return sqlite.insert(table).on_conflict_do_nothing()
+            return sqlite.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
         raise OpStoreError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
     def insert_ignoring_duplicates(self, table: sa.Table, rows: Iterable[Mapping[str, Any]], chunk: int = 5_000) -> int:

@@ -6,9 +6,30 @@ delivered | undelivered | failed, or dropped (with a reason) before it was sent.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A point in time, always stored in UTC.
+
+    SQLite keeps no time zone: it would write an aware Paris time as its wall-clock digits. So every aware
+    value is moved to UTC before it is written (a naive one is taken as UTC already); SQLite gives back
+    naive UTC, PostgreSQL (timestamptz) aware values.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
 
 QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, DROPPED = (
     "queued",
@@ -73,12 +94,12 @@ sms_outbox = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, default=QUEUED, index=True),
     sa.Column("status_reason", sa.String(64)),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("sending_at", sa.DateTime(timezone=True)),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.Column("status_at", sa.DateTime(timezone=True)),
-    sa.Column("replied_at", sa.DateTime(timezone=True)),
+    sa.Column("not_before", UtcDateTime(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("sending_at", UtcDateTime()),
+    sa.Column("sent_at", UtcDateTime()),
+    sa.Column("status_at", UtcDateTime()),
+    sa.Column("replied_at", UtcDateTime()),
     sa.Column("provider_sid", sa.String(64), unique=True),
     sa.Column("error_code", sa.Integer),
     # never the same vacancy twice to a seeker, whatever the night
@@ -92,7 +113,7 @@ sms_status_events = sa.Table(
     sa.Column("message_sid", sa.String(64), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("error_code", sa.Integer),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
     # a replayed callback changes nothing
     sa.UniqueConstraint("message_sid", "status", name="uq_status_event"),
 )
@@ -104,7 +125,7 @@ inbound_messages = sa.Table(
     sa.Column("from_number", sa.String(20), nullable=False, index=True),
     sa.Column("to_number", sa.String(20), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
     sa.Column("intent", sa.String(16), nullable=False),
     sa.Column("conversation_id", sa.String(120), index=True),
     sa.Column("reply_body", sa.Text),  # what was answered (TwiML), sent again if Twilio retries
@@ -120,8 +141,8 @@ conversations = sa.Table(
     sa.Column("phone", sa.String(20), nullable=False, index=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("step", sa.Integer, nullable=False, default=0),  # index of the screening question asked
-    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("opened_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 screening_answers = sa.Table(
@@ -132,8 +153,8 @@ screening_answers = sa.Table(
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("answer", sa.Text),
     sa.Column("answer_yes_no", sa.Boolean),  # OUI / NON when the answer says so, else null
-    sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    sa.Column("asked_at", UtcDateTime(), nullable=False),
+    sa.Column("answered_at", UtcDateTime()),
 )
 
 counsellor_queue = sa.Table(
@@ -150,12 +171,12 @@ counsellor_queue = sa.Table(
     sa.Column("explanation", sa.JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False, default=OPEN),
     sa.Column("conversation_id", sa.String(120)),  # for "interested" items: the SMS conversation
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
-    sa.Column("contacted_at", sa.DateTime(timezone=True)),  # a counsellor reached the seeker
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime()),
+    sa.Column("contacted_at", UtcDateTime()),  # a counsellor reached the seeker
     sa.Column("outcome", sa.String(32)),  # of the last contact: reached, no_answer, voicemail, wrong_number
     sa.Column("decision_reason", sa.Text),  # why not interested, why a wrong match, why flagged
-    sa.Column("decided_at", sa.DateTime(timezone=True)),  # put forward, hired, not interested, wrong match
+    sa.Column("decided_at", UtcDateTime()),  # put forward, hired, not interested, wrong match
     sa.Column("assigned_to", sa.Integer),  # users.user_id of the counsellor working it (same agency)
     sa.Column("updated_by", sa.Integer),
     # optimistic concurrency: an action names the version it saw; a second one on that version is refused
@@ -174,7 +195,7 @@ suppression = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False, default=OPT_OUT),  # opt_out | undeliverable
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 vacancy_closures = sa.Table(
@@ -184,7 +205,7 @@ vacancy_closures = sa.Table(
     sa.Column("closed_on", sa.Date, nullable=False),  # offers of this vacancy are dropped from this day
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # --- what the counsellor pages need, published each night (the web app never opens the warehouse) ---
@@ -229,7 +250,7 @@ published_runs = sa.Table(
     metadata,
     sa.Column("run_date", sa.Date, primary_key=True),
     sa.Column("weights", sa.JSON, nullable=False),  # the weights and thresholds applied that night
-    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_at", UtcDateTime(), nullable=False),
 )
 
 # --- people and what they did ------------------------------------------------------------------
@@ -247,7 +268,7 @@ users = sa.Table(
     sa.Column("auth_provider", sa.String(32), nullable=False, default="local"),
     sa.Column("external_id", sa.String(200)),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 web_sessions = sa.Table(
@@ -256,8 +277,8 @@ web_sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the cookie: a stolen table opens nothing
     sa.Column("user_id", sa.Integer, nullable=False, index=True),
     sa.Column("csrf_token", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 # append-only (the store refuses UPDATE and DELETE on it): every view of contact details, every action
@@ -265,7 +286,7 @@ audit_events = sa.Table(
     "audit_events",
     metadata,
     sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
     sa.Column("user_id", sa.Integer),
     sa.Column("agency_id", sa.String(64), index=True),
     sa.Column("action", sa.String(32), nullable=False),
@@ -284,7 +305,7 @@ notes = sa.Table(
     sa.Column("agency_id", sa.String(64), nullable=False),
     sa.Column("user_id", sa.Integer, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 APPEND_ONLY = (audit_events, notes)

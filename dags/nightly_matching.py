@@ -1,4 +1,4 @@
-"""Nightly matching: sync feedback, ingest, normalize, score in shards, route, publish, summary.
+"""Nightly matching: sync feedback, ingest, normalize, score in shards, route, publish, summary, report.
 
 Each task calls one function of ``tremplin.tasks`` for the run's logical date; data moves between
 tasks through the DuckDB warehouse, and XCom carries only small counts. Scoring is mapped over shards
@@ -17,11 +17,14 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
+from tremplin.airflow_alerts import late_deadline, on_run_failure, on_task_failure
+
 # Retries are the operators' setting (environment, read without I/O); tests shorten the delay.
 DEFAULT_ARGS = {
     "owner": "tremplin-ops",
     "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "2")),
     "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "300"))),
+    "on_failure_callback": on_task_failure,  # once a task has failed after its retries: alert ops
 }
 
 
@@ -32,6 +35,9 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=on_run_failure,
+    # ops are told when the run is still going this long after it was queued (TREMPLIN_ALERT_TARGET)
+    deadline=late_deadline(os.environ.get("TREMPLIN_LATE_AFTER_MINUTES")),
     tags=["tremplin", "nightly", "matching"],
     doc_md=__doc__,
 )
@@ -90,10 +96,18 @@ def nightly_matching() -> None:
 
         return run_step("summary", context["ds"])
 
+    # all_done: the report is written after a failed step too, naming what is missing, and then fails itself
+    # so that the run never looks green
+    @task(trigger_rule="all_done")
+    def report(**context: Any) -> dict[str, Any]:
+        from tremplin.tasks import report_night
+
+        return report_night(context["ds"])
+
     normalized = sync_feedback() >> ingest() >> normalize()
     shards = plan_shards()
     normalized >> shards
-    score_shard.expand(shard=shards) >> merge_shards() >> route() >> publish() >> summary()
+    score_shard.expand(shard=shards) >> merge_shards() >> route() >> publish() >> summary() >> report()
 
 
 nightly_matching()

@@ -13,10 +13,13 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
+from tremplin.airflow_alerts import on_run_failure, on_task_failure
+
 DEFAULT_ARGS = {
     "owner": "tremplin-ops",
     "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "1")),
     "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "120"))),
+    "on_failure_callback": on_task_failure,  # once a task has failed after its retries: alert ops
 }
 
 
@@ -27,6 +30,7 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=on_run_failure,
     tags=["tremplin", "sms"],
     doc_md=__doc__,
 )

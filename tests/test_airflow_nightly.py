@@ -41,7 +41,17 @@ def test_nightly_dag_runs_end_to_end(tmp_path: Path, reference: Reference, data_
             "select task_id, map_index, state from task_instance where dag_id = 'nightly_matching'"
         ).fetchall()
         run_state = meta.execute("select state from dag_run where dag_id = 'nightly_matching'").fetchone()[0]
-    steps = ("sync_feedback", "ingest", "normalize", "plan_shards", "merge_shards", "route", "publish", "summary")
+    steps = (
+        "sync_feedback",
+        "ingest",
+        "normalize",
+        "plan_shards",
+        "merge_shards",
+        "route",
+        "publish",
+        "summary",
+        "report",
+    )
     assert {(t, m, s) for t, m, s in instances if t != "score_shard"} == {(t, -1, "success") for t in steps}
     # score_shard really ran as mapped task instances, one per planned shard, each writing its file
     mapped = sorted((m, s) for t, m, s in instances if t == "score_shard")
@@ -58,6 +68,10 @@ def test_nightly_dag_runs_end_to_end(tmp_path: Path, reference: Reference, data_
     assert stats["rows_read"].sum() == 400 + 150 + 150
     assert routing.height > 0
     assert manifest["finished_at"].null_count() == 0
+    # the report task wrote the night's page and figures, with every step done
+    figures = json.loads((settings.reports / f"report-{NIGHT.isoformat()}.json").read_text(encoding="utf-8"))
+    assert figures["steps"]["missing"] == [] and figures["manifest"]["run_id"] == manifest["run_id"][0]
+    assert (settings.reports / f"report-{NIGHT.isoformat()}.html").is_file()
     store = OpStore(settings.opstore)
     assert (
         store.count(sms_outbox) + store.count(counsellor_queue)
@@ -88,3 +102,7 @@ def test_a_failing_task_fails_the_run(tmp_path: Path, data_dir: Path) -> None:
     assert runs == [("failed",)]
     assert states["ingest"] == "failed"
     assert states["sync_feedback"] == "success"
+    # the report ran all the same, said what is missing, and failed too: the run cannot look green
+    assert states["report"] == "failed"
+    figures = json.loads((settings.reports / f"report-{NIGHT.isoformat()}.json").read_text(encoding="utf-8"))
+    assert figures["steps"]["missing"] == ["ingest", "normalize", "score", "route", "publish", "summary"]

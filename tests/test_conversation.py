@@ -20,8 +20,8 @@ _sids = (f"SM{n:032x}" for n in itertools.count(1))
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, data_dir=tmp_path, home=tmp_path / "home")
+def settings(tmp_path: Path, opstore_url: str) -> Settings:
+    return Settings.from_env({}, data_dir=tmp_path, home=tmp_path / "home", opstore_url=opstore_url)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tremplin.airflow_runner import DAGS_FOLDER, airflow_env
 
-EXPECTED_DAGS = {"nightly_matching", "sms_dispatch"}
-EXPECTED_FILES = ["nightly_matching.py", "sms_dispatch.py"]
+EXPECTED_DAGS = {"nightly_matching", "retention", "sms_dispatch"}
+EXPECTED_FILES = ["nightly_matching.py", "retention.py", "sms_dispatch.py"]
 
 PARSE_SCRIPT = textwrap.dedent(
     """
@@ -80,6 +80,7 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
         "route",
         "publish",
         "summary",
+        "report",
     ]
     # scoring is mapped over the shards that plan_shards returns
     assert result["dags"]["nightly_matching"]["mapped"] == ["score_shard"]

@@ -20,8 +20,10 @@ from tremplin.settings import Settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, data_dir=tmp_path, home=tmp_path / "home", sms_rate_per_second=0.0)
+def settings(tmp_path: Path, opstore_url: str) -> Settings:
+    return Settings.from_env(
+        {}, data_dir=tmp_path, home=tmp_path / "home", opstore_url=opstore_url, sms_rate_per_second=0.0
+    )
 
 
 def test_sends_through_twilio_and_records_the_sid(settings: Settings) -> None:

@@ -31,10 +31,11 @@ def _queue(store: OpStore, count: int) -> None:
     store.insert_ignoring_duplicates(sms_outbox, [outbox_row(i, not_before=early) for i in range(count)])
 
 
-def _dispatcher(home: Path, fake: FakeTwilio, now: datetime) -> subprocess.Popen[bytes]:
+def _dispatcher(home: Path, url: str, fake: FakeTwilio, now: datetime) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TREMPLIN_HOME": str(home),
+        "TREMPLIN_OPSTORE_URL": url,  # a SQLite file, or postgresql+psycopg://tremplin@127.0.0.1:PORT/DB
         "TREMPLIN_SMS_BACKEND": "twilio",
         "TREMPLIN_TWILIO_ACCOUNT_SID": fake.account_sid,
         "TREMPLIN_TWILIO_AUTH_TOKEN": fake.auth_token,
@@ -60,16 +61,16 @@ def _wait_for(fake: FakeTwilio, count: int, process: subprocess.Popen[bytes], ti
         time.sleep(0.002)
 
 
-def test_killing_the_dispatcher_anywhere_sends_each_message_exactly_once(tmp_path: Path) -> None:
+def test_killing_the_dispatcher_anywhere_sends_each_message_exactly_once(tmp_path: Path, opstore_url: str) -> None:
     home = tmp_path / "home"
-    store = OpStore(f"sqlite:///{home / 'opstore.sqlite'}")
+    store = OpStore(opstore_url)
     _queue(store, MESSAGES)
     rng = random.Random(7)
     kills, unconfirmed_after_kill = 0, 0
     with FakeTwilio(latency=0.03) as fake:
         now = MONDAY_10H_PARIS
         for target in (3, 9, 16, 24, 31):
-            process = _dispatcher(home, fake, now)
+            process = _dispatcher(home, opstore_url, fake, now)
             _wait_for(fake, target, process)
             # somewhere inside the next request: before, during or after Twilio's latency window
             time.sleep(rng.uniform(0, 0.045))
@@ -79,7 +80,7 @@ def test_killing_the_dispatcher_anywhere_sends_each_message_exactly_once(tmp_pat
             process.wait(timeout=30)
             unconfirmed_after_kill += sum(r["status"] == "sending" for r in store.table_rows(sms_outbox))
             now += timedelta(minutes=1)  # the next run starts later, as the next DAG run would
-        final = _dispatcher(home, fake, now)
+        final = _dispatcher(home, opstore_url, fake, now)
         _out, err = final.communicate(timeout=120)
         assert final.returncode == 0, err.decode()
 

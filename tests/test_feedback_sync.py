@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,11 @@ WEDNESDAY = RUN_DATE + timedelta(days=2)
 UNTIL = pipeline.run_end(TUESDAY)
 TUESDAY_NOON = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
 WEDNESDAY_NOON = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(settings: Settings, opstore_url: str) -> Settings:
+    return dataclasses.replace(settings, opstore_url=opstore_url)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -50,13 +52,19 @@ def test_bad_rows_are_quarantined_with_file_line_field(settings: Settings) -> No
     write_inbox(settings, GOOD_1, GOOD_2, BAD_COMMUNE, BAD_PHONE_AND_DATE)
     result = pipeline.ingest(settings, NIGHT)
     seekers_stats = next(f for f in result["files"] if f["kind"] == "seekers")
+    fingerprint = hashlib.sha256((settings.inbox / NIGHT.isoformat() / "seekers.csv").read_bytes()).hexdigest()[:16]
     assert seekers_stats == {
         "file": "seekers.csv",
         "kind": "seekers",
         "rows_read": 4,
         "rows_loaded": 2,
         "rows_quarantined": 2,
+        "sha256_16": fingerprint,
     }
+    # the run's record names the input by fingerprint, with its counts
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        (manifest,) = wh.table("run_manifest")["inputs_json"].to_list()
+    assert seekers_stats in json.loads(manifest)
     t = tables(settings)
     q = t["quarantine"].select("file", "line", "field").sort("line", "field").rows()
     # header is line 1: S3 is on line 4, S4 on line 5

@@ -40,9 +40,13 @@ WAREHOUSE_TABLES = (
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory: pytest.TempPathFactory, reference: Reference, data_dir: Path) -> Settings:
+def night(
+    tmp_path_factory: pytest.TempPathFactory, reference: Reference, data_dir: Path, module_opstore_url: str
+) -> Settings:
     home = tmp_path_factory.mktemp("night")
-    settings = Settings.from_env({}, data_dir=data_dir, home=home, sms_rate_per_second=0.0)
+    settings = Settings.from_env(
+        {}, data_dir=data_dir, home=home, opstore_url=module_opstore_url, sms_rate_per_second=0.0
+    )
     day = settings.inbox / MONDAY.isoformat()
     generate(reference, seekers=3_000, vacancies=800, seed=11, out_dir=day)
     shutil.copy(REAL_OFFERS, day / "offres.jsonl")

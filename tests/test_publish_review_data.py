@@ -182,10 +182,10 @@ def test_run_weights_name_the_reranker_the_route_step_recorded(settings: Setting
     assert (empty["ranking"], empty["reranker"], empty["weight_skill"]) == ("default_weights", None, 0.55)
 
 
-def test_a_rerun_of_an_older_night_keeps_the_newer_copies(tmp_path):
+def test_a_rerun_of_an_older_night_keeps_the_newer_copies(opstore_url):
     from datetime import date
 
-    store = OpStore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
+    store = OpStore(opstore_url)
 
     def copy(night: date, title: str) -> dict:
         return {

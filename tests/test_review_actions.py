@@ -18,8 +18,8 @@ AT = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def setup(tmp_path) -> tuple[OpStore, dict[str, User]]:
-    store = OpStore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
+def setup(opstore_url: str) -> tuple[OpStore, dict[str, User]]:
+    store = OpStore(opstore_url)
     return store, rd.build(store)
 
 
@@ -169,7 +169,9 @@ def test_notes_are_kept_per_seeker_and_never_edited(setup):
 
 def test_audit_events_cannot_be_changed_or_deleted(setup):
     store, users = setup
-    actions.act(store, users["marie"], rd.item_id("S1", "V1"), "contacted", version=1, at=AT, outcome="reached")
+    # stamped now, not at the fixed AT: a row older than six months may be deleted (by the retention job)
+    now = datetime.now(UTC)
+    actions.act(store, users["marie"], rd.item_id("S1", "V1"), "contacted", version=1, at=now, outcome="reached")
     for statement in (sa.update(audit_events).values(action="nothing"), sa.delete(audit_events)):
         with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.begin() as conn:
             conn.execute(statement)

@@ -22,8 +22,8 @@ ARDECHE_ITEMS = [rd.item_id("S1", "V1"), rd.item_id("S2", "V1"), rd.item_id("S3"
 
 
 @pytest.fixture
-def store(tmp_path) -> OpStore:
-    store = OpStore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
+def store(opstore_url: str) -> OpStore:
+    store = OpStore(opstore_url)
     rd.build(store)
     return store
 

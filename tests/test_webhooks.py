@@ -29,13 +29,14 @@ TOKEN = "fake-auth-token"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
+def server(tmp_path: Path, opstore_url: str) -> Iterator[tuple[str, Settings]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings.from_env(
         {},
         data_dir=tmp_path,
         home=tmp_path / "home",
+        opstore_url=opstore_url,
         twilio_auth_token=TOKEN,
         public_base_url=base,
         sms_rate_per_second=0.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -90,7 +90,7 @@ def nightly(
         else:
             with typer.progressbar(tasks.STEPS, label="nightly") as steps:
                 for step in steps:
-                    tasks.STEPS[step](settings, day)
+                    tasks.record_step(settings, day, step, tasks.STEPS[step](settings, day))
         typer.echo(summary.render(summary.collect(settings, day)))
     except TremplinError as exc:
         _fail(exc)
@@ -210,19 +210,37 @@ def users_list(home: Home = None) -> None:
 
 @app.command()
 def report(
-    run: Annotated[str, typer.Option("--run", help="Run date YYYY-MM-DD.")],
+    run: Annotated[str, typer.Option("--run", help="Run id (from the manifest) or run date YYYY-MM-DD.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the report (TREMPLIN_REPORTS_PATH).")] = None,
     data_dir: DataDir = None,
     home: Home = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the report's JSON.")] = False,
+    png: Annotated[Path | None, typer.Option("--png", help="Also render the page to this PNG (chromium).")] = None,
 ) -> None:
-    """Print what one night read, matched, routed and published."""
-    from tremplin import summary
+    """Write the night's run report: an HTML page with charts and a JSON file beside it.
+
+    Exits with 1 when the night is incomplete (the report, written all the same, names the missing steps).
+    """
+    from report import write_report
+    from report.collect import resolve_run
 
     try:
-        result = summary.collect(_settings(data_dir, home), date.fromisoformat(run))
+        settings = _settings(data_dir, home)
+        written = write_report(settings, resolve_run(settings, run), as_of=datetime.now(UTC), out_dir=out)
+        if png:
+            from report.screenshot import screenshot
+
+            screenshot(written.html, png)
     except TremplinError as exc:
         _fail(exc)
-    typer.echo(json.dumps(result, indent=2, default=str) if as_json else summary.render(result))
+    if as_json:
+        typer.echo(json.dumps(written.data, indent=2, default=str))
+    else:
+        typer.echo(f"report: {written.html}\nfigures: {written.json}" + (f"\npicture: {png}" if png else ""))
+        for alert in written.data["alerts"]:
+            typer.secho(f"! {alert}", fg=typer.colors.YELLOW, err=True)
+    if written.missing_steps:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -338,6 +356,35 @@ def bench(
     except TremplinError as exc:
         _fail(exc)
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def retention(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Apply retention as of this day YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    data_dir: DataDir = None,
+    home: Home = None,
+) -> None:
+    """Remove the personal data of seekers gone longer than seeker_retention_days (what the KPIs keep is
+    pseudonymized), and quarantine, audit events and run manifests past their periods (docs/register.md)."""
+    from tremplin.retention import render
+    from tremplin.retention import run as run_retention
+
+    today = datetime.now(UTC).date()
+    try:
+        day = date.fromisoformat(as_of) if as_of else today
+    except ValueError:
+        _fail(TremplinError(f"--as-of {as_of!r} is not a date YYYY-MM-DD"))
+    try:
+        if day > today:
+            raise TremplinError(f"--as-of {as_of} is after today ({today}): retention never runs ahead of time")
+        result = run_retention(_settings(data_dir, home), day, dry_run=dry_run)
+    except TremplinError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result, indent=2) if as_json else render(result))
 
 
 def main() -> None:  # pragma: no cover

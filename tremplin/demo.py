@@ -6,8 +6,6 @@ python -m tremplin.demo --out var/demo --date 2026-11-23
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import html
 import json
 import shutil
 import sys
@@ -15,11 +13,14 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.reference import REAL_OFFERS_FILE, load_reference
+from report import write_report
 from tremplin import summary
 from tremplin.airflow_runner import run_dag, settings_env
+from tremplin.demo_day import Day, play_day
 from tremplin.dispatch import dispatch
 from tremplin.errors import TremplinError
 from tremplin.generate import generate
@@ -79,9 +80,16 @@ def _run(args: argparse.Namespace) -> int:
     result = summary.collect(settings, run_date)  # what the night published, before anyone answers
 
     step = time.perf_counter()
-    transcript = play_replies(settings)
-    timings["replies over the webhooks"] = time.perf_counter() - step
+    home_agency = _busiest_agency(settings)
+    day = play_day(settings, moment.astimezone(UTC), home_agency=home_agency)
+    transcript = [*day.transcript, _day_line(day)]
+    timings["the day: callbacks, replies, calls"] = time.perf_counter() - step
     agency = demo_accounts(settings)
+    step = time.perf_counter()
+    assert day.ends_at is not None
+    report = write_report(settings, run_date, as_of=day.ends_at)
+    picture = _picture(report.html)
+    timings["report"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
     print()
     print(summary.render(result))
@@ -94,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
     print("Replies, posted to `tremplin serve`'s webhooks with Twilio's signature (-> seeker, <- tremplin):")
     for line in transcript:
         print(f"  {line}")
+    print()
+    print(_report_lines(report.data))
     print()
     print("Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print()
@@ -118,6 +128,9 @@ def _run(args: argparse.Namespace) -> int:
         encoding="utf-8",
     )
     print(f"  summary (JSON)      {out / 'summary.json'}")
+    print(f"  run report (HTML)   {report.html}")
+    print(f"  run report (JSON)   {report.json}")
+    print(f"  run report (PNG)    {picture}")
     print()
     print(
         f"Counsellor pages: `make serve`, then http://127.0.0.1:8000 ; sign in as {DEMO_COUNSELLOR} "
@@ -130,15 +143,59 @@ def _run(args: argparse.Namespace) -> int:
 DEMO_COUNSELLOR, DEMO_SUPERVISOR, DEMO_PASSWORD = "conseiller", "responsable", "demo-tremplin-2026"
 
 
-def demo_accounts(settings: Settings) -> str:
-    """A counsellor and a supervisor of the agency of the seeker who answered OUI (demo password)."""
+def _busiest_agency(settings: Settings) -> str | None:
+    """The agency with the most counsellor items: its seekers answer first, its demo accounts see a full page."""
     from connectors.opstore import OpStore
     from connectors.optables import counsellor_queue
+
+    busiest = Counter(r["agency_id"] for r in OpStore(settings.opstore).table_rows(counsellor_queue)).most_common(1)
+    return str(busiest[0][0]) if busiest else None
+
+
+def _day_line(day: Day) -> str:
+    return (
+        f"the day: {sum(day.callbacks.values()):,} status callbacks ({dict(day.callbacks)}), "
+        f"{sum(day.replies.values()):,} inbound SMS ({dict(day.replies)}), counsellors' actions {dict(day.actions)}"
+    )
+
+
+def _picture(html: Path) -> Path | str:
+    """The report rendered by headless chromium, when ``make browser`` installed it."""
+    from report.screenshot import screenshot
+
+    png = html.with_suffix(".png")
+    try:
+        screenshot(html, png)
+    except TremplinError as exc:
+        return f"(not rendered: {exc})"
+    return png
+
+
+def _report_lines(data: dict[str, Any]) -> str:
+    """What the run report shows first: the funnel, the delays, the cost and what to look at."""
+    f, cost = data["funnel"], data["sms_cost"]
+    lines = ["Run report (the funnel of the day, as of " + data["generated_at"][:16] + " UTC):"]
+    lines.append("  SMS path:        " + " > ".join(f"{label} {count:,}" for label, count in f["sms"]))
+    lines.append("  counsellor path: " + " > ".join(f"{label} {count:,}" for label, count in f["counsellor"]))
+    reply, called = f["reply_minutes"], f["contact_hours"]["interested"]
+    lines.append(
+        f"  reply: median {reply['p50']} min, p90 {reply['p90']} min ({reply['n']:,}); "
+        f"OUI to call: median {called['p50']} h, p90 {called['p90']} h ({called['n']:,})"
+    )
+    price = f"{cost['segments']:,} segments x {cost['price_per_segment']} = {cost['cost']:,.2f} {cost['currency']}"
+    lines.append(f"  SMS cost: {price}")
+    lines.append(f"  to look at ({len(data['alerts'])}):")
+    lines += [f"    - {alert}" for alert in data["alerts"]]
+    return "\n".join(lines)
+
+
+def demo_accounts(settings: Settings) -> str:
+    """A counsellor and a supervisor of the agency whose seekers answered first (demo password)."""
+    from connectors.opstore import OpStore
     from review.accounts import create_user
 
     store = OpStore(settings.opstore)
-    interested = [r for r in store.table_rows(counsellor_queue) if r["queue"] == "interested"]
-    agency = str((interested or store.table_rows(counsellor_queue))[0]["agency_id"])
+    agency = _busiest_agency(settings) or "FT-00-000"
     now = datetime.now(UTC)
     for username, role, name in (
         (DEMO_COUNSELLOR, "counsellor", "Camille (conseillère, démo)"),
@@ -148,53 +205,6 @@ def demo_accounts(settings: Settings) -> str:
             store, username=username, password=DEMO_PASSWORD, agency_id=agency, role=role, display_name=name, now=now
         )
     return agency
-
-
-# Four seekers answer their offer: OUI and the screening, NON, two unclear answers, STOP.
-CONVERSATIONS = (
-    ("Oui merci !", "oui", "Oui", "non, pas le samedi"),
-    ("non merci",),
-    ("c'est ou exactement ?", "je sais pas"),
-    ("STOP",),
-)
-
-
-def play_replies(settings: Settings) -> list[str]:
-    """Serve the webhooks on a loopback port and post signed inbound SMS, as Twilio would; the transcript."""
-    from connectors.fake_twilio import FakeTwilio
-    from connectors.opstore import OpStore
-    from connectors.optables import counsellor_queue, sms_outbox
-    from tremplin.serve_process import free_port, serving_in_thread
-    from tremplin.webhooks import INBOUND_PATH, create_app
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    token = "demo-auth-token"  # the demo's stand-in for the Twilio auth token that signs webhooks
-    served = dataclasses.replace(settings, twilio_auth_token=token, public_base_url=base)
-    store = OpStore(settings.opstore)
-    # seekers of the agency with the most counsellor items answer, so that its demo accounts see a full page
-    busiest = Counter(r["agency_id"] for r in store.table_rows(counsellor_queue)).most_common(1)
-    home_agency = busiest[0][0] if busiest else None
-    outbox = store.table_rows(sms_outbox)
-    # a phone several seekers share gets several offers (réf. 1, réf. 2): the demo plays one offer per phone
-    offers_per_phone = Counter(r["to_number"] for r in outbox)
-    sent = sorted(
-        (r for r in outbox if r["status"] == "sent" and offers_per_phone[r["to_number"]] == 1),
-        key=lambda r: (r["agency_id"] != home_agency, r["message_id"]),
-    )
-    lines: list[str] = []
-    # The fake only plays Twilio's side here: it signs each inbound SMS with the token and posts it.
-    with serving_in_thread(create_app(served), port=port), FakeTwilio(auth_token=token) as twilio:
-        for message, bodies in zip(sent, CONVERSATIONS, strict=False):
-            lines.append(f"seeker {message['seeker_id']} ({message['to_number']}) got: {message['body']}")
-            for body in bodies:
-                status, twiml = twilio.inbound(base + INBOUND_PATH, from_=message["to_number"], body=body)
-                answer = twiml.split("<Message>")[1].split("</Message>")[0] if "<Message>" in twiml else ""
-                lines.append(f"  -> {body}")
-                lines.append(f"  <- {html.unescape(answer) or '(no answer)'}  [HTTP {status}]")
-    queued = [r for r in store.table_rows(counsellor_queue) if r["queue"] == "interested"]
-    lines.append(f"interested queue: {len(queued)} item(s); opted out: {len(store.suppressed_numbers())} number(s)")
-    return lines
 
 
 if __name__ == "__main__":

@@ -101,6 +101,8 @@ def ingest(settings: Settings, run_date: date) -> dict[str, Any]:
         wh.execute("delete_ingest_stats", {"run_date": run_date})
         for item in inputs:
             per_file.append(_ingest_file(wh, settings, ref, item, run_date))
+        # the record names each input by fingerprint and says how many rows it gave, even if a later step fails
+        wh.execute("update_run_manifest_inputs", {"run_date": run_date, "inputs_json": json.dumps(per_file)})
     return {"files": per_file}
 
 
@@ -140,8 +142,9 @@ def _ingest_file(
         "rows_loaded": checked.read - bad_rows,
         "rows_quarantined": bad_rows,
     }
-    wh.execute("upsert_ingest_stats", {"run_date": run_date, **stats, "fingerprint": _fingerprint(item.path)})
-    return stats
+    fingerprint = _fingerprint(item.path)
+    wh.execute("upsert_ingest_stats", {"run_date": run_date, **stats, "fingerprint": fingerprint})
+    return {**stats, "sha256_16": fingerprint}
 
 
 def _open_manifest(

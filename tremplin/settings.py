@@ -21,6 +21,9 @@ from typing import Any, get_type_hints
 from tremplin.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Logs of a high-risk AI system are kept at least six months (AI Act Art. 19(1), 26(6)): no retention setting
+# goes below this, and the operational store refuses to delete an audit event or a note younger than this.
+RECORDS_FLOOR_DAYS = 183
 
 
 def _default_data_dir() -> Path | None:
@@ -86,6 +89,33 @@ class Settings:
         "hours=Les horaires du poste vous conviennent-ils ? Répondez OUI ou NON.",
     )
 
+    # run report and its audits
+    reports_path: Path | None = None  # None: <home>/reports
+    report_funnel_nights: int = 7  # the funnel follows the offers of this many nights up to the report's
+    sms_price_per_segment: float = 0.07  # what the provider bills per SMS segment sent
+    sms_price_currency: str = "EUR"
+    fairness_threshold: float = 0.8  # the four-fifths rule: a group below 80 % of the best-off group is flagged
+    fairness_min_group: int = 30  # smaller groups are shown but not judged: their rates are too noisy
+    fairness_alpha: float = 0.05  # a rate gap is flagged only if a z-test finds it this unlikely by chance
+    override_low_rate: float = 0.02  # counsellors overriding fewer matches than this look like rubber-stamping
+    override_min_decisions: int = 20  # an agency with fewer decisions is not judged
+
+    # alerts: a failed or late nightly run (tremplin/alerts.py); the late deadline is the DAG's
+    # TREMPLIN_LATE_AFTER_MINUTES, read when Airflow parses the DAG file
+    alert_target: str | None = None  # https://…, http://…, mailto:…, file:///…; None: logged only
+    alert_webhook_token: str | None = field(default=None, repr=False)  # sent as "Authorization: Bearer …"
+    alert_smtp_host: str = "localhost"
+    alert_smtp_port: int = 25
+    alert_from: str = "tremplin@localhost"
+    alert_timeout_seconds: float = 10.0
+
+    # retention (tremplin/retention.py, docs/register.md): personal data no longer than needed (GDPR 5(1)(e)),
+    # logs at least RECORDS_FLOOR_DAYS (AI Act 19, 26(6))
+    seeker_retention_days: int = 730  # a seeker gone this long loses their personal data; KPIs keep pseudonyms
+    quarantine_retention_days: int = 90  # rejected input lines hold raw phones and names: only to mend a feed
+    audit_retention_days: int = 365  # counsellor actions and views of contact details
+    manifest_retention_days: int = 365  # run manifests and per-file input counts
+
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
@@ -98,6 +128,11 @@ class Settings:
     def inbox(self) -> Path:
         """Inputs of the night of date D are read from ``inbox/D/``."""
         return self.inbox_path or self.home / "inbox"
+
+    @property
+    def reports(self) -> Path:
+        """Run reports (HTML and JSON) are written here."""
+        return self.reports_path or self.home / "reports"
 
     @property
     def sms_sink(self) -> Path:
@@ -134,8 +169,40 @@ class Settings:
         for entry, (key, question) in zip(self.screening_questions, self.screening, strict=True):
             if not key or not question:
                 raise ConfigError(f"screening_questions: each entry must read 'key=question', got {entry!r}")
+        if not 0 < self.fairness_threshold <= 1:
+            raise ConfigError(f"fairness_threshold must be in (0, 1], got {self.fairness_threshold}")
+        if not 0 < self.fairness_alpha <= 1:
+            raise ConfigError(f"fairness_alpha must be in (0, 1], got {self.fairness_alpha}")
+        if self.report_funnel_nights < 1:
+            raise ConfigError(f"report_funnel_nights must be at least 1, got {self.report_funnel_nights}")
         if self.sms_max_attempts < 1:
             raise ConfigError(f"sms_max_attempts must be at least 1, got {self.sms_max_attempts}")
+        # alerts
+        if self.alert_target:
+            from tremplin.alerts import parse_target
+
+            parse_target(self.alert_target)
+        if not 0 < self.alert_smtp_port < 65536:
+            raise ConfigError(f"alert_smtp_port must be a TCP port (1 to 65535), got {self.alert_smtp_port}")
+        if self.alert_timeout_seconds <= 0:
+            raise ConfigError(f"alert_timeout_seconds must be positive, got {self.alert_timeout_seconds}")
+        # retention
+        for name in ("audit_retention_days", "manifest_retention_days"):
+            if getattr(self, name) < RECORDS_FLOOR_DAYS:
+                raise ConfigError(
+                    f"{name} must be at least {RECORDS_FLOOR_DAYS} (six months, AI Act Art. 19 and 26(6)), "
+                    f"got {getattr(self, name)}"
+                )
+        if self.audit_retention_days > self.seeker_retention_days:
+            raise ConfigError(
+                f"audit_retention_days ({self.audit_retention_days}) must not exceed seeker_retention_days "
+                f"({self.seeker_retention_days}): an audit event names a seeker and must not outlive their data"
+            )
+        if not 1 <= self.quarantine_retention_days <= self.seeker_retention_days:
+            raise ConfigError(
+                f"quarantine_retention_days must be between 1 and seeker_retention_days "
+                f"({self.seeker_retention_days}), got {self.quarantine_retention_days}"
+            )
 
     @property
     def screening(self) -> list[tuple[str, str]]:
@@ -151,11 +218,19 @@ class Settings:
             "opstore_url",
             "sms_sink_path",
             "inbox_path",
+            "reports_path",
             "twilio_auth_token",
             "twilio_account_sid",
             "twilio_base_url",
             "sms_status_callback",
             "public_base_url",
+            # alerts only say where ops are told; the token is a secret
+            "alert_target",
+            "alert_webhook_token",
+            "alert_smtp_host",
+            "alert_smtp_port",
+            "alert_from",
+            "alert_timeout_seconds",
         }
         shaped = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
         blob = json.dumps(shaped, sort_keys=True, default=str).encode()
@@ -165,6 +240,7 @@ class Settings:
         """The settings without secrets, for manifests and logs."""
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
         out.pop("twilio_auth_token", None)
+        out.pop("alert_webhook_token", None)
         return out
 
 

@@ -11,6 +11,7 @@ nothing (an inbound replay gets the first answer again, in case Twilio retried b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -28,10 +29,17 @@ STATUS_PATH = "/twilio/status"
 INBOUND_PATH = "/twilio/inbound"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The webhook application alone; refuses to start without the auth token that checks signatures."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The webhook application alone; refuses to start without the auth token that checks signatures.
+
+    ``clock`` stamps what arrives; the demo passes the time of the day it plays.
+    """
     app = FastAPI(title="tremplin webhooks", docs_url=None, redoc_url=None, openapi_url=None)
-    add_webhooks(app, settings, OpStore(settings.opstore))
+    add_webhooks(app, settings, OpStore(settings.opstore), clock=clock)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -40,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def add_webhooks(app: FastAPI, settings: Settings, store: OpStore) -> None:
+def add_webhooks(app: FastAPI, settings: Settings, store: OpStore, *, clock: Callable[[], datetime] = utc_now) -> None:
     """Register /twilio/status and /twilio/inbound on ``app``."""
     if not settings.twilio_auth_token:
         raise ConfigError("tremplin serve needs TREMPLIN_TWILIO_AUTH_TOKEN to check X-Twilio-Signature")
@@ -68,7 +76,7 @@ def add_webhooks(app: FastAPI, settings: Settings, store: OpStore) -> None:
             sid=sid,
             status=state,
             error_code=int(code) if code and code.isdigit() else None,
-            at=datetime.now(UTC),
+            at=clock(),
         )
         return Response(status_code=204)
 
@@ -85,7 +93,7 @@ def add_webhooks(app: FastAPI, settings: Settings, store: OpStore) -> None:
             body=params.get("Body", ""),
             opt_out_type=params.get("OptOutType") or None,
         )
-        answer = await run_in_threadpool(handle_inbound, store, settings, message, now=datetime.now(UTC))
+        answer = await run_in_threadpool(handle_inbound, store, settings, message, now=clock())
         twiml = MessagingResponse()
         if answer:
             twiml.message(answer)
