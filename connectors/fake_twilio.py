@@ -172,21 +172,12 @@ class FakeTwilio:
             message["error_code"] = error_code
             message["date_updated"] = formatdate(usegmt=True)
             url = self._status_callbacks.get(sid)
-            params = {
-                "MessageSid": sid,
-                "SmsSid": sid,
-                "MessageStatus": status,
-                "SmsStatus": status,
-                "AccountSid": self.account_sid,
-                "From": str(message["from"]),
-                "To": str(message["to"]),
-                "ApiVersion": API_VERSION,
-            }
+            parties = {"From": str(message["from"]), "To": str(message["to"])}
         if url is None:
             return None
-        return self._post_status(url, params, error_code)
+        return self.status_callback(url, sid, status, error_code=error_code, **parties)
 
-    def status_callback(self, url: str, sid: str, status: str, *, error_code: int | None = None) -> int:
+    def status_callback(self, url: str, sid: str, status: str, *, error_code: int | None = None, **fields: str) -> int:
         """POST a signed status callback for message ``sid`` to ``url``, as Twilio does for a message it sent."""
         params = {
             "MessageSid": sid,
@@ -194,11 +185,9 @@ class FakeTwilio:
             "MessageStatus": status,
             "SmsStatus": status,
             "AccountSid": self.account_sid,
+            **fields,
             "ApiVersion": API_VERSION,
         }
-        return self._post_status(url, params, error_code)
-
-    def _post_status(self, url: str, params: dict[str, str], error_code: int | None) -> int:
         if error_code is not None:
             params["ErrorCode"] = str(error_code)
         status_code, _ = _post_form(url, params, twilio_signature(self.auth_token, url, params))

@@ -23,6 +23,7 @@ from oversight.fairness import fairness_audit
 from oversight.human import override_rates, override_trend
 from report import funnel
 from report.labels import DIMENSIONS_SHORT, METRICS
+from tremplin import summary
 from tremplin.errors import TremplinError
 from tremplin.pipeline import reference, run_end
 from tremplin.settings import Settings
@@ -90,14 +91,7 @@ def _night(wh: Warehouse, settings: Settings, run_date: date) -> dict[str, Any]:
     manifest = wh.frame("select_run_manifest", {"run_date": run_date})
     done = dict(wh.frame("select_run_steps", {"run_date": run_date}).iter_rows())  # frames: no pytz needed
     params = _fresh(settings, run_date)
-    files = [
-        dict(zip(("file", "kind", "read", "loaded", "quarantined"), row, strict=True))
-        for row in wh.execute("select_ingest_stats", {"run_date": run_date})
-    ]
-    reasons = [
-        dict(zip(("file", "field", "reason", "rows"), row, strict=True))
-        for row in wh.execute("select_top_quarantine_reasons", {"run_date": run_date})
-    ]
+    files, reasons = summary.inputs(wh, run_date)
     ages = [
         dict(zip(("band", "matched_on", "seekers"), row, strict=True))
         for row in wh.execute("count_profile_ages", params)
@@ -105,13 +99,7 @@ def _night(wh: Warehouse, settings: Settings, run_date: date) -> dict[str, Any]:
     pairs, seekers, vacancies = wh.execute("count_matches", {"run_date": run_date})[0]
     per_seeker = wh.execute("count_matches_per_seeker", {"run_date": run_date})
     per_vacancy = dict(wh.execute("count_matches_per_vacancy", {"run_date": run_date, "run_end": params["run_end"]}))
-    routing = [
-        dict(zip(("channel", "reason", "seekers"), row, strict=True))
-        for row in wh.execute("count_routing_by_reason", {"run_date": run_date})
-    ]
-    by_channel: dict[str, int] = {}
-    for row in routing:
-        by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + int(row["seekers"])
+    routing = summary.routing_by_reason(wh, run_date)
     record = manifest.row(0, named=True) if manifest.height else None
     return {
         "manifest": _manifest(record),
@@ -144,7 +132,7 @@ def _night(wh: Warehouse, settings: Settings, run_date: date) -> dict[str, Any]:
             + [{"bucket": "> 50", "vacancies": sum(n for m, n in per_vacancy.items() if m > 50)}],
             "open_vacancies": sum(per_vacancy.values()),
         },
-        "routing": {"by_channel": by_channel, "by_reason": routing},
+        "routing": {"by_channel": summary.by_channel(routing), "by_reason": routing},
     }
 
 

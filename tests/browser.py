@@ -8,30 +8,33 @@ Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (or `
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, ViewportSize
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from connectors.opstore import OpStore
+from report.screenshot import CHROMIUM, LAUNCH_ARGS
 from review.app import create_app
 from tests.review_data import PASSWORD
 from tremplin.serve_process import free_port, serving_in_thread
 from tremplin.settings import PROJECT_ROOT, Settings
 
-CHROMIUM = Path(os.environ.get("TREMPLIN_CHROMIUM") or "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = PROJECT_ROOT / "build" / "test-artifacts" / "screenshots"
 VIEWPORTS: dict[int, ViewportSize] = {1280: {"width": 1280, "height": 900}, 390: {"width": 390, "height": 844}}
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's chromium under Playwright, closed at the end of the block (the tests' module fixtures)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(LAUNCH_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def chromium_missing() -> str | None:

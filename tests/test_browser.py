@@ -18,19 +18,18 @@ from urllib.parse import quote
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from connectors.opstore import OpStore
 from connectors.optables import audit_events, counsellor_queue, notes
 from review.accounts import User
 from tests import review_data
 from tests.browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
     SCREENSHOTS,
     VIEWPORTS,
     chromium_missing,
     horizontal_overflow,
+    launched_chromium,
     screenshot,
     serious_violations,
     serving_review,
@@ -75,10 +74,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

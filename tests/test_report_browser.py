@@ -12,18 +12,17 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from connectors.reference import Reference
 from report import Report, write_report
 from report.screenshot import screenshot
 from tests.browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
     SCREENSHOTS,
     VIEWPORTS,
     chromium_missing,
     horizontal_overflow,
+    launched_chromium,
     serious_violations,
 )
 from tests.conftest import REAL_OFFERS
@@ -49,10 +48,8 @@ def written(tmp_path_factory: pytest.TempPathFactory, reference: Reference, data
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390])

@@ -119,7 +119,8 @@ def _conversations(
         if message["message_id"] in undelivered or rng.random() > REPLY_SHARE:
             continue
         if rng.random() < OUI_SHARE:
-            yield message, ("OUI", *("oui" if rng.random() < 0.85 else "non" for _ in range(3)))
+            answered = 3 if rng.random() < 0.8 else rng.randint(0, 2)  # some stop before the last question
+            yield message, ("OUI", *("oui" if rng.random() < 0.85 else "non" for _ in range(answered)))
         else:
             yield message, ("NON",)
 

@@ -36,26 +36,16 @@ def collect(settings: Settings, run_date: date, *, finish: bool = False) -> dict
             ).all()
         )
     with Warehouse.open(settings.warehouse, read_only=not finish) as wh:
-        files = [
-            dict(zip(("file", "kind", "read", "loaded", "quarantined"), row, strict=True))
-            for row in wh.execute("select_ingest_stats", {"run_date": run_date})
-        ]
-        top_reasons = [
-            dict(zip(("file", "field", "reason", "rows"), row, strict=True))
-            for row in wh.execute("select_top_quarantine_reasons", {"run_date": run_date})
-        ]
+        files, top_reasons = inputs(wh, run_date)
         matches, matched_seekers, matched_vacancies = wh.execute("count_matches", {"run_date": run_date})[0]
-        routing = [
-            dict(zip(("channel", "reason", "seekers"), row, strict=True))
-            for row in wh.execute("count_routing_by_reason", {"run_date": run_date})
-        ]
+        routing = routing_by_reason(wh, run_date)
         out: dict[str, Any] = {
             "run_date": run_date.isoformat(),
             "files": files,
             "top_quarantine_reasons": top_reasons,
             "matches": {"pairs": matches, "seekers": matched_seekers, "vacancies": matched_vacancies},
             "routing": routing,
-            "routing_by_channel": _by_channel(routing),
+            "routing_by_channel": by_channel(routing),
             "sms": {
                 "written": sum(sms_by_status.values()),
                 "by_status": sms_by_status,
@@ -71,7 +61,28 @@ def collect(settings: Settings, run_date: date, *, finish: bool = False) -> dict
     return out
 
 
-def _by_channel(routing: list[dict[str, Any]]) -> dict[str, int]:
+def inputs(wh: Warehouse, run_date: date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows read, loaded and quarantined per file, and the most frequent quarantine reasons."""
+    files = [
+        dict(zip(("file", "kind", "read", "loaded", "quarantined"), row, strict=True))
+        for row in wh.execute("select_ingest_stats", {"run_date": run_date})
+    ]
+    reasons = [
+        dict(zip(("file", "field", "reason", "rows"), row, strict=True))
+        for row in wh.execute("select_top_quarantine_reasons", {"run_date": run_date})
+    ]
+    return files, reasons
+
+
+def routing_by_reason(wh: Warehouse, run_date: date) -> list[dict[str, Any]]:
+    """Seekers per channel and reason code."""
+    return [
+        dict(zip(("channel", "reason", "seekers"), row, strict=True))
+        for row in wh.execute("count_routing_by_reason", {"run_date": run_date})
+    ]
+
+
+def by_channel(routing: list[dict[str, Any]]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for row in routing:
         totals[row["channel"]] = totals.get(row["channel"], 0) + int(row["seekers"])

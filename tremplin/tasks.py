@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -23,6 +24,8 @@ STEPS: dict[str, Callable[[Settings, date], dict[str, Any]]] = {
     "summary": lambda settings, run_date: summary.collect(settings, run_date, finish=True),
 }
 
+
+log = logging.getLogger(__name__)
 
 # The steps a complete night has, in order; the run report names those with no record.
 NIGHT_STEPS = tuple(STEPS)
@@ -58,6 +61,8 @@ def report_night(ds: str) -> dict[str, Any]:
     from report import write_report
 
     written = write_report(Settings.from_env(), date.fromisoformat(ds), as_of=datetime.now(UTC))
+    for alert in written.data["alerts"]:  # in the task's log too, where ops look first when a run is red
+        log.warning("run report %s: %s", ds, alert)
     if written.missing_steps:
         raise IncompleteNight(
             f"night {ds} incomplete, missing: {', '.join(written.missing_steps)} (report: {written.html})"
