@@ -278,3 +278,28 @@ def test_protected_attributes_change_no_score_but_change_the_audit(
         for rows in audits
     ]
     assert genders[0]["F"] == genders[1]["M"] and genders[0]["M"] == genders[1]["F"]
+
+
+def test_stale_profiles_are_counted_apart_and_left_out_of_the_audit(
+    tmp_path: Path, reference: Reference, data_dir: Path
+) -> None:
+    settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path)
+    day = settings.inbox / MONDAY.isoformat()
+    generate(reference, seekers=300, vacancies=100, seed=8, out_dir=day)
+    path = next(day.glob("seekers*"))
+    seekers = pl.read_csv(path, infer_schema=False)
+    # 20 profiles last touched two years before the night: more than stale_profile_days (365)
+    stale = pl.int_range(pl.len()) < 20
+    seekers = seekers.with_columns(
+        pl.when(stale).then(pl.lit("2024-11-01T10:00:00Z")).otherwise(pl.col("updated_at")).alias("updated_at")
+    )
+    seekers.write_csv(path)
+    tasks.run_night(settings, MONDAY)
+    data = write_report(settings, MONDAY, as_of=AS_OF).data
+    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+        loaded = wh.table("seekers")
+    kept_stale = loaded.filter(pl.col("seeker_id").is_in(seekers.filter(stale)["seeker_id"].to_list())).height
+    assert kept_stale == 20  # loaded (nothing is lost), but left out of the night's matching
+    assert data["freshness"]["excluded"] == 20
+    assert {r["band"]: r["seekers"] for r in data["freshness"]["by_age"]}["trop anciens, exclus"] == 20
+    assert data["fairness"]["population"] == loaded.height - 20
