@@ -19,6 +19,7 @@ from connectors.opstore import OpStore
 from connectors.optables import SAID_YES, audit_events, conversations, counsellor_queue, sms_outbox
 from connectors.warehouse import Warehouse
 from matching import columns as c
+from oversight.columns import ALL_AGENCIES
 from oversight.fairness import fairness_audit
 from oversight.human import override_rates, override_trend
 from report import funnel
@@ -219,13 +220,20 @@ def _oversight(settings: Settings, decisions: pl.DataFrame) -> dict[str, Any]:
     rates = override_rates(
         decisions, low_rate=settings.override_low_rate, min_decisions=settings.override_min_decisions
     )
+    trend = override_trend(decisions).with_columns(
+        (
+            (pl.col("decisions") >= settings.override_min_decisions) & (pl.col("rate") < settings.override_low_rate)
+        ).alias("rubber_stamp")
+    )
+    overall = trend.filter(pl.col("agency_id") == ALL_AGENCIES)
     return {
         "low_rate": settings.override_low_rate,
         "min_decisions": settings.override_min_decisions,
         "weeks": OVERRIDE_WEEKS,
         "by_agency": _records(rates),
-        "trend": _records(override_trend(decisions)),
+        "trend": _records(trend),
         "rubber_stamp": _records(rates.filter(pl.col("rubber_stamp"))),
+        "rubber_stamp_weeks": _records(overall.filter(pl.col("rubber_stamp"))),
     }
 
 
@@ -258,6 +266,11 @@ def _alerts(out: dict[str, Any]) -> list[str]:
             f"« {METRICS[metric]} » face au mieux servi « {best} » ; les plus bas : "
             + ", ".join(f"« {b['group']} » ({_fr(b['ratio'])})" for b in lowest)
             + "."
+        )
+    for week in out["oversight"]["rubber_stamp_weeks"]:
+        alerts.append(
+            f"Semaine du {week['period_start'][:10]}, toutes agences : {week['decisions']} décisions, "
+            f"{week['overrides']} correction(s) ({_fr(100 * week['rate'])} %) : validation quasi systématique ?"
         )
     for agency in out["oversight"]["rubber_stamp"]:
         alerts.append(

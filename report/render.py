@@ -49,6 +49,7 @@ def _environment() -> Environment:
 
 def _charts(data: dict[str, Any]) -> dict[str, Markup | dict[str, Markup]]:
     m, f, o = data["matches"], data["funnel"], data["oversight"]
+    overall = [r for r in o["trend"] if r["agency_id"] == ALL_AGENCIES]
     per_seeker = [(str(r["matches"]), r["seekers"]) for r in m["per_seeker"]]
     out: dict[str, Any] = {
         "per_seeker": charts.columns(per_seeker, title="Demandeurs par nombre d'offres proposées", width=HALF),
@@ -79,10 +80,11 @@ def _charts(data: dict[str, Any]) -> dict[str, Markup | dict[str, Markup]]:
             title="Éléments en attente d'un premier appel, par agence (15 premières)",
         ),
         "overrides": charts.columns(
-            [(r["period_start"][5:10], r["rate"]) for r in o["trend"] if r["agency_id"] == ALL_AGENCIES],
+            [(r["period_start"][5:10], r["rate"]) for r in overall],
             title="Part des propositions corrigées ou rejetées par les conseillers, par semaine",
             unit="%",
             threshold=o["low_rate"],
+            alert=[bool(r["rubber_stamp"]) for r in overall],
         ),
     }
     out["fairness"] = {}

@@ -303,3 +303,20 @@ def test_stale_profiles_are_counted_apart_and_left_out_of_the_audit(
     assert data["freshness"]["excluded"] == 20
     assert {r["band"]: r["seekers"] for r in data["freshness"]["by_age"]}["trop anciens, exclus"] == 20
     assert data["fairness"]["population"] == loaded.height - 20
+
+
+def test_a_week_of_decisions_with_no_override_is_flagged(settings: Settings) -> None:
+    from report.collect import _oversight
+
+    monday = datetime(2026, 11, 16, 9, tzinfo=UTC)
+    # 25 put forward and no override in the week of 16 November; 10 decisions with 1 wrong match the next week
+    events = [(monday + timedelta(hours=i), "FT-07-001", "put_forward") for i in range(25)]
+    events += [(monday + timedelta(days=7, hours=i), "FT-07-001", "put_forward") for i in range(9)]
+    events += [(monday + timedelta(days=7, hours=10), "FT-07-001", "wrong_match")]
+    schema: dict[str, Any] = {"at": pl.Datetime("us"), "agency_id": pl.String, "action": pl.String}
+    decisions = pl.DataFrame(events, schema=schema, orient="row")
+    oversight = _oversight(settings, decisions)
+    (week,) = oversight["rubber_stamp_weeks"]
+    assert week["period_start"][:10] == "2026-11-16" and week["decisions"] == 25 and week["overrides"] == 0
+    (agency,) = oversight["by_agency"]  # 35 decisions, 1 override: 2.9 %, above the 2 % line
+    assert (agency["decisions"], agency["overrides"], agency["rubber_stamp"]) == (35, 1, False)
