@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/tremplin bench --seekers 20000 --vacancies 5000 --out bench/results.json
 	$(BIN)/tremplin bench --seekers 200000 --vacancies 50000 --out bench/results.json
 	$(BIN)/python -m tremplin.bench --scale --seekers 1000000 --vacancies 200000 --out bench/results.json
+	$(BIN)/tremplin bench --airflow --seekers 1000000 --vacancies 200000 --out bench/results.json
 	$(BIN)/tremplin bench --quality --out bench/results.json
 	$(BIN)/tremplin bench --sms --out bench/results.json
 	$(BIN)/tremplin bench --review --out bench/results.json

@@ -106,7 +106,8 @@ class OpStore:
             missing = [column.name for column in table.columns if column.name not in have]
             if missing:
                 raise OpStoreError(
-                    f"the operational store at {self.url!r} predates this version: table {table.name} lacks "
+                    f"the operational store at {self.engine.url.render_as_string(hide_password=True)!r} predates "
+                    f"this version: table {table.name} lacks "
                     f"{', '.join(missing)} (start from a new store, or migrate it)"
                 )
 

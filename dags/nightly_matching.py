@@ -5,7 +5,8 @@ tasks through the DuckDB warehouse, and XCom carries only small counts. Scoring 
 (groups of départements): ``plan_shards`` exports the match inputs to Parquet and returns the shard ids
 (at most 16, far below the 1,024 mapped items Airflow allows), each ``score_shard`` reads only Parquet
 and writes its matches to Parquet, and ``merge_shards`` writes them into the warehouse. One run at a
-time, and only plan and merge touch the warehouse, so one writer holds it at a time.
+time, and every task that opens the warehouse (all but ``score_shard``; read-only opens too, since DuckDB
+refuses them while another process holds the file) runs in the pool ``tremplin_warehouse`` of one slot.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import pendulum
 from airflow.sdk import dag, task
 
 from tremplin.airflow_alerts import late_deadline, on_run_failure, on_task_failure
+
+# One slot (tremplin.airflow_runner creates it): DuckDB holds a file lock per process, so the tasks that open
+# the warehouse, read-only or not, take turns; the shards, which read Parquet only, run beside each other.
+WAREHOUSE_POOL = "tremplin_warehouse"
 
 # Retries are the operators' setting (environment, read without I/O); tests shorten the delay.
 DEFAULT_ARGS = {
@@ -42,25 +47,25 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def nightly_matching() -> None:
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def sync_feedback(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
 
         return run_step("sync_feedback", context["ds"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def ingest(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
 
         return run_step("ingest", context["ds"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def normalize(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
 
         return run_step("normalize", context["ds"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def plan_shards(**context: Any) -> list[int]:
         from tremplin.tasks import plan_shards
 
@@ -72,25 +77,25 @@ def nightly_matching() -> None:
 
         return score_shard(context["ds"], shard)
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def merge_shards(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import merge_shards
 
         return merge_shards(context["ds"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def route(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
 
         return run_step("route", context["ds"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def publish(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
 
         return run_step("publish", context["ds"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def summary(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import run_step
 
@@ -98,7 +103,7 @@ def nightly_matching() -> None:
 
     # all_done: the report is written after a failed step too, naming what is missing, and then fails itself
     # so that the run never looks green
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", pool=WAREHOUSE_POOL)
     def report(**context: Any) -> dict[str, Any]:
         from tremplin.tasks import report_night
 

@@ -38,7 +38,7 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def retention() -> None:
-    @task
+    @task(pool="tremplin_warehouse")  # the warehouse's one-slot pool (nightly_matching): never beside a nightly task
     def apply_retention(**context: Any) -> dict[str, Any]:
         from tremplin.retention import retention_task
 

@@ -28,6 +28,7 @@ PARSE_SCRIPT = textwrap.dedent(
             "retries": sorted({t.retries for t in dag.tasks}),
             "tasks": [t.task_id for t in dag.tasks],
             "mapped": [t.task_id for t in dag.tasks if any(k.__name__ == "MappedOperator" for k in type(t).__mro__)],
+            "pools": {t.task_id: t.pool for t in dag.tasks},
         }
 
     # Parse each file again under an audit hook: after the imports Airflow already made, parsing a
@@ -84,6 +85,15 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
     ]
     # scoring is mapped over the shards that plan_shards returns
     assert result["dags"]["nightly_matching"]["mapped"] == ["score_shard"]
+    # every task that opens the DuckDB warehouse (read-only too: DuckDB refuses that while another process holds
+    # it) is in the pool of one slot; the shards, which read Parquet only, and the SMS dispatch are not
+    nightly = result["dags"]["nightly_matching"]
+    assert nightly["pools"] == {
+        **{task: "tremplin_warehouse" for task in nightly["tasks"]},
+        "score_shard": "default_pool",
+    }
+    assert result["dags"]["retention"]["pools"] == {"apply_retention": "tremplin_warehouse"}
+    assert result["dags"]["sms_dispatch"]["pools"] == {"dispatch": "default_pool"}
     assert result["files"] == EXPECTED_FILES  # the files parsed again under the audit hook
     assert result["io"] == [], "DAG files did I/O at parse time"
     assert result["heavy_imports"] == [], "DAG files imported heavy modules at parse time"

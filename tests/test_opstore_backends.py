@@ -14,6 +14,7 @@ from connectors.opstore import OpStore
 from connectors.optables import sms_outbox, sms_status_events, suppression, vacancy_closures
 from tests import pg
 from tests.outbox import outbox_row
+from tremplin.errors import OpStoreError
 from tremplin.settings import Settings
 
 PARIS_WINTER = timezone(timedelta(hours=1))
@@ -100,3 +101,15 @@ def test_a_replayed_insert_counts_as_nothing_added(opstore_url: str) -> None:
     closing = [{"vacancy_id": "V1", "closed_on": date(2026, 11, 24), "reason": "r", "source": "s", "created_at": at}]
     assert store.insert_ignoring_duplicates(vacancy_closures, closing) == 1
     assert store.insert_ignoring_duplicates(vacancy_closures, closing) == 0
+
+
+def test_a_store_made_by_an_older_version_is_refused_by_name_without_its_password(opstore_url: str) -> None:
+    engine = sa.create_engine(opstore_url)
+    with engine.begin() as conn:  # an "older" users table: no display name, role, password hash...
+        conn.execute(sa.text("create table users (user_id integer primary key, username varchar(120))"))
+    engine.dispose()
+    url = sa.engine.make_url(opstore_url)
+    with_password = url.set(password="s3cret-pw") if url.get_backend_name() == "postgresql" else url
+    with pytest.raises(OpStoreError, match=r"table users lacks display_name, agency_id, role") as refused:
+        OpStore(with_password.render_as_string(hide_password=False))
+    assert "s3cret-pw" not in str(refused.value)

@@ -323,11 +323,20 @@ def bench(
             "items: server and client time (p50, p95, max) of a mix of queue pages, against a 200 ms p95 target.",
         ),
     ] = False,
+    airflow: Annotated[
+        bool,
+        typer.Option(
+            "--airflow",
+            help="Run one night of --seekers x --vacancies through Airflow (scheduler, LocalExecutor with 2 "
+            "workers, metadata on a throwaway PostgreSQL server, else SQLite) and in one process: wall time per run "
+            "and per task, peak memory, speed ratio.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Time each nightly step on generated data and record wall time and peak memory (or, with --quality,
     the relevance of the matches; with --sms, SMS throughput and OUI latency; with --review, the queue
-    page's server time)."""
+    page's server time; with --airflow, the night through Airflow against the same night in one process)."""
     from tremplin.bench import run_bench
 
     try:
@@ -341,6 +350,16 @@ def bench(
 
             result = run_review_bench(
                 out, data_dir=settings.data_dir, log=lambda message: typer.echo(message, err=True)
+            )
+        elif airflow:
+            from tremplin.airflow_bench import run_airflow_bench
+
+            result = run_airflow_bench(
+                settings.data_dir,
+                seekers=seekers,
+                vacancies=vacancies,
+                out=out,
+                log=lambda message: typer.echo(message, err=True),
             )
         elif quality:
             from connectors.reference import load_reference
@@ -385,6 +404,61 @@ def retention(
     except TremplinError as exc:
         _fail(exc)
     typer.echo(json.dumps(result, indent=2) if as_json else render(result))
+
+
+Only = Annotated[
+    list[str] | None,
+    typer.Option("--only", metavar="PART", help="warehouse or opstore (repeatable); default: both stores."),
+]
+
+
+@app.command()
+def backup(
+    to: Annotated[Path, typer.Option("--to", help="A new, empty folder for the backup.")],
+    only: Only = None,
+    home: Home = None,
+) -> None:
+    """Back up the warehouse (DuckDB EXPORT DATABASE to Parquet) and the operational store (SQLite online backup,
+    or pg_dump) with a manifest of sizes and SHA-256. Run it outside the nightly window: the warehouse must have
+    no writer."""
+    from tremplin.backup import PARTS
+    from tremplin.backup import backup as run_backup
+
+    try:
+        manifest = run_backup(_settings(None, home), to, now=datetime.now(UTC), parts=only or PARTS)
+    except TremplinError as exc:
+        _fail(exc)
+    for part in ("warehouse", "opstore"):
+        if part in manifest:
+            rows = sum(manifest[part]["tables"].values())
+            typer.echo(f"{part}: {manifest[part]['source']}, {len(manifest[part]['tables'])} tables, {rows:,} rows")
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    typer.echo(f"backup: {to} ({len(manifest['files'])} files, {size:,} bytes, manifest.json)")
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Option("--from", help="A backup folder written by `tremplin backup`.")],
+    only: Only = None,
+    home: Home = None,
+) -> None:
+    """Restore a backup into the configured warehouse path and operational store URL, which must be new (no
+    warehouse file; no SQLite file, or an empty PostgreSQL database). Checks every file's SHA-256 first and every
+    table's rows after; SMS still waiting are looked up at the provider by the next dispatch before any is sent."""
+    from tremplin.backup import PARTS
+    from tremplin.backup import restore as run_restore
+
+    try:
+        restored = run_restore(_settings(None, home), source, parts=only or PARTS)
+    except TremplinError as exc:
+        _fail(exc)
+    for part, where in (("warehouse", "path"), ("opstore", "url")):
+        if part in restored:
+            rows = sum(restored[part]["tables"].values())
+            typer.echo(f"{part}: {restored[part][where]}, {len(restored[part]['tables'])} tables, {rows:,} rows")
+    if held := restored.get("opstore", {}).get("sms_held_for_lookup"):
+        typer.echo(f"{held:,} waiting SMS marked for a provider lookup before the next dispatch sends them")
+    typer.echo(f"restored from {source} (backup of {restored['created_at']})")
 
 
 def main() -> None:  # pragma: no cover

@@ -16,6 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from connectors import files, optables
 from connectors.opstore import OpStore
@@ -158,13 +160,24 @@ def _open_manifest(
             "started_at": datetime.now(UTC),
             "code_version": code_version(),
             "settings_hash": settings.fingerprint(),
-            "settings_json": json.dumps(settings.public_dict(), sort_keys=True, default=str),
+            "settings_json": json.dumps(_recorded_settings(settings), sort_keys=True, default=str),
             "taxonomy_version": ref.rome.version,
             "inputs_json": json.dumps(
                 [{"file": i.path.name, "kind": i.kind, "sha256_16": _fingerprint(i.path)} for i in inputs]
             ),
         },
     )
+
+
+def _recorded_settings(settings: Settings) -> dict[str, Any]:
+    """The settings the manifest records: no token (``public_dict``), and no password of the store's URL."""
+    recorded = settings.public_dict()
+    if settings.opstore_url:
+        try:
+            recorded["opstore_url"] = make_url(settings.opstore_url).render_as_string(hide_password=True)
+        except ArgumentError:
+            recorded["opstore_url"] = "(not a database URL)"
+    return recorded
 
 
 # --- normalize -----------------------------------------------------------------------------------
@@ -289,12 +302,59 @@ def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tupl
 # --- route ---------------------------------------------------------------------------------------
 
 
+PAIR = [c.SEEKER_ID, c.VACANCY_ID]
+ONE_DAY = timedelta(days=1)
+
+
+def offers_by_night(store: OpStore, run_date: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The (seeker, vacancy) pairs already offered on nights before ``run_date``, on it (its first run's, when
+    this is a re-run) and after it (when this is a backfill of a past night)."""
+    before = store.offered_pairs(run_date)
+    upto = store.offered_pairs(run_date + ONE_DAY)
+    every = store.offered_pairs(date.max)
+    return before, upto.join(before, on=PAIR, how="anti"), every.join(upto, on=PAIR, how="anti")
+
+
+def caps_history(store: OpStore, run_date: date, *, later_nights: bool) -> pl.DataFrame:
+    """The caps' history of the nights before ``run_date``; for a backfill (``later_nights``), also the SMS of
+    later nights still waiting to go out (they would reach the seeker the same day) and the offers of the 6
+    nights after (the weekly cap holds on both sides). The night's own offers never count, so that a re-run
+    sees what its first run saw."""
+    history = store.seeker_history(run_date)
+    if not later_nights:
+        return history
+    # seeker_history counts the nights before the date it is given: the differences are the later nights
+    every, upto = store.seeker_history(date.max), store.seeker_history(run_date + ONE_DAY)
+    week_after = store.seeker_history(run_date + 7 * ONE_DAY)  # its "week" is the 6 nights after run_date
+    later = (
+        every.select(c.SEEKER_ID, pl.col("sms_today").alias("_every"))
+        .join(upto.select(c.SEEKER_ID, pl.col("sms_today").alias("_upto")), on=c.SEEKER_ID, how="left")
+        .join(week_after.select(c.SEEKER_ID, pl.col("offers_week").alias("_after")), on=c.SEEKER_ID, how="left")
+        .select(
+            c.SEEKER_ID,
+            (pl.col("_every").fill_null(0) - pl.col("_upto").fill_null(0)).alias("_later_sms"),
+            pl.col("_after").fill_null(0).alias("_later_offers"),
+        )
+    )
+    return (
+        history.join(later, on=c.SEEKER_ID, how="full", coalesce=True)
+        .with_columns(
+            (pl.col("sms_today").fill_null(0) + pl.col("_later_sms").fill_null(0)).alias("sms_today"),
+            (pl.col("offers_week").fill_null(0) + pl.col("_later_offers").fill_null(0)).alias("offers_week"),
+        )
+        .select(history.columns)
+    )
+
+
 def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
     """Choose each matched seeker's channel and tonight's offer, under caps and opt-outs."""
     store = OpStore(settings.opstore)
     suppressed = store.suppressed_numbers(OPT_OUT).implode()
     undeliverable = store.suppressed_numbers(UNDELIVERABLE).implode()
-    history = store.seeker_history(run_date)
+    # offers of every other night, earlier or later: a backfill never repeats a later night's offer
+    earlier, _own, later = offers_by_night(store, run_date)
+    other_nights = pl.concat([earlier, later])
+    history = caps_history(store, run_date, later_nights=later.height > 0)
     with Warehouse.open(settings.warehouse) as wh:
         matches, model = ranking(wh, settings, run_date, wh.frame("select_matches", {"run_date": run_date}))
         wh.execute("update_run_manifest_model", {"run_date": run_date, "model_json": json.dumps(model)})
@@ -316,8 +376,8 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
             matches,
             decided,
             vacancies,
-            already_offered=store.offered_pairs(run_date),
-            vacancy_load=store.vacancy_load(run_date),
+            already_offered=other_nights,
+            vacancy_load=other_nights.group_by(c.VACANCY_ID).len("offered_count").cast({"offered_count": pl.Int64}),
             shortlist_per_position=settings.shortlist_per_position,
         )
         routing = final_routing(decided, offers)
@@ -374,6 +434,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         offers = wh.frame("select_offers_to_publish", {"run_date": run_date})
         seekers = wh.frame("select_published_seekers", {"run_date": run_date})
         manifest = wh.frame("select_run_manifest", {"run_date": run_date})
+        published_before = "publish" in wh.frame("select_run_steps", {"run_date": run_date})["step"].to_list()
         # closing days from the feed; a month back covers every message that can still be waiting
         closing = wh.frame("select_vacancy_closures", {"since": run_date - timedelta(days=30)})
     names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
@@ -391,8 +452,23 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         weights=_run_weights(settings, manifest),
         now=now,
     )
-    sms_numbers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.MOBILE]
-    earlier = store.reply_refs(sms_numbers.to_list(), before=run_date)
+    # A night's offers are published once. A re-run may route differently from the first run when the store
+    # moved on since (SMS went out, replies, opt-outs, a backfilled night): once the night's publish step has
+    # finished its offers are final, and an interrupted one completes without giving a seeker a second offer.
+    _earlier, own, later = offers_by_night(store, run_date)
+    routed_offers = offers.height
+    if published_before:
+        offers = offers.join(own, on=PAIR, how="semi")
+    else:
+        taken = own.join(offers.select(PAIR), on=PAIR, how="anti").select(c.SEEKER_ID).unique()
+        offers = offers.join(taken, on=c.SEEKER_ID, how="anti")
+    sms_numbers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.MOBILE].to_list()
+    earlier = store.reply_refs(sms_numbers, before=run_date)
+    if later.height:
+        # a backfill: the references later nights gave these numbers are taken too ("OUI 1" must name one offer)
+        upto = store.reply_refs(sms_numbers, before=run_date + ONE_DAY)
+        for phone, count in store.reply_refs(sms_numbers, before=date.max).items():
+            earlier[phone] = earlier.get(phone, 0) + count - upto.get(phone, 0)
     for offer in offers.iter_rows(named=True):
         key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
         explanation = _explanation(offer)
@@ -457,6 +533,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         "sms_added": added_sms,
         "queue_offers": len(queue_rows),
         "queue_added": added_queue,
+        "offers_not_published": routed_offers - offers.height,
         "vacancy_closures": closures,
         **copies,
     }
