@@ -7,6 +7,7 @@ messages and conversations, the counsellor queue, the suppression list and vacan
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -48,11 +49,19 @@ from connectors.optables import (
     vacancy_closures,
 )
 from tremplin.errors import OpStoreError
+from tremplin.settings import RECORDS_FLOOR_DAYS
 
 # counsellor decisions as feedback on the match; not_interested is the seeker's choice, counted like a NON
 DECISION_LABELS = {HIRED: 1, PUT_FORWARD: 1, WRONG_MATCH: 0, NOT_INTERESTED: 0}
 # which event stands for an offer when several exist: the counsellor's decision, then the SMS answer
 FEEDBACK_PRECEDENCE = (HIRED, PUT_FORWARD, WRONG_MATCH, NOT_INTERESTED, "sms_oui", "sms_non")
+
+
+SCHEMA_LOCK = 0x7472_656D  # "trem": the advisory lock under which a PostgreSQL store's schema is set up
+
+
+def _time_column(table: sa.Table) -> str:
+    return next(c.name for c in table.columns if isinstance(c.type, sa.DateTime | UtcDateTime))
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -92,11 +101,33 @@ class OpStore:
         elif self.engine.dialect.name == "postgresql":
             sa.event.listen(self.engine, "connect", _postgres_utc, insert=True)
         try:
-            metadata.create_all(self.engine)
+            with self._schema_lock(), self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    # processes opening the store at once (web app, dispatch, tasks) set it up one at a time:
+                    # concurrent CREATE ... IF NOT EXISTS or CREATE OR REPLACE FUNCTION fail on PostgreSQL
+                    conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+                metadata.create_all(conn)
+                self._append_only(conn, APPEND_ONLY)
         except sa.exc.SQLAlchemyError as exc:
-            raise OpStoreError(f"cannot create the operational store's tables at {url!r}: {exc}") from exc
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise OpStoreError(f"cannot create the operational store's tables at {shown!r}: {exc}") from exc
         self._check_columns()
-        self._append_only(APPEND_ONLY)
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """Processes opening a new SQLite store at once create its tables one at a time (SQLAlchemy checks, then
+        creates: two at once both find a table missing). A lock file beside the database, not the database
+        file itself: closing any handle on it would drop SQLite's own locks in this process."""
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _check_columns(self) -> None:
         """A store made by an older version lacks columns ``create_all`` does not add: say so plainly."""
@@ -111,59 +142,66 @@ class OpStore:
                     f"{', '.join(missing)} (start from a new store, or migrate it)"
                 )
 
-    def _append_only(self, tables: Iterable[sa.Table]) -> None:
+    def _append_only(self, conn: Connection, tables: Iterable[sa.Table]) -> None:
         """Triggers that make the database itself refuse every UPDATE on audit tables, and a DELETE of a row
         younger than ``RECORDS_FLOOR_DAYS`` (logs are kept at least six months; the retention job deletes
-        older ones). A row's age is that of its table's first DateTime column (``at``, ``created_at``)."""
-        from tremplin.settings import RECORDS_FLOOR_DAYS
-
-        dialect = self.engine.dialect.name
-        with self.begin() as conn:
-            if dialect == "postgresql":
-                # the trigger's argument names the time column; a row whose time is null is never deleted. An
-                # integrity error (class 23), as SQLite's raise(abort) is: callers catch one kind on both
-                conn.execute(
-                    sa.text(
-                        "create or replace function tremplin_append_only() returns trigger language plpgsql as $$ "
-                        "begin "
-                        "if tg_op = 'DELETE' and cast(to_jsonb(old) ->> tg_argv[0] as timestamptz) "
-                        f"< now() - interval '{RECORDS_FLOOR_DAYS} days' then return old; end if; "
-                        "raise exception '% is append-only%', tg_table_name, case when tg_op = 'DELETE' "
-                        f"then ': rows younger than {RECORDS_FLOOR_DAYS} days cannot be deleted' else '' end "
-                        "using errcode = 'restrict_violation'; "
-                        "end $$"
-                    )
+        older ones). A row's age is that of its table's first DateTime column (``at``, ``created_at``).
+        Written once: a store opened again finds them and changes nothing (no lock on busy tables)."""
+        if self.engine.dialect.name == "postgresql":
+            self._append_only_postgresql(conn, tables)
+            return
+        for table in tables:
+            at = _time_column(table)
+            conn.execute(
+                sa.text(
+                    f"create trigger if not exists {table.name}_no_update before update on {table.name} "
+                    f"begin select raise(abort, '{table.name} is append-only'); end"
                 )
-            for table in tables:
-                at = next(c.name for c in table.columns if isinstance(c.type, sa.DateTime | UtcDateTime))
-                if dialect == "sqlite":
-                    conn.execute(
-                        sa.text(
-                            f"create trigger if not exists {table.name}_no_update before update on {table.name} "
-                            f"begin select raise(abort, '{table.name} is append-only'); end"
-                        )
-                    )
-                    # julianday reads SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" (UTC) whatever the fraction; a
-                    # time it cannot read (null) counts as young
-                    conn.execute(
-                        sa.text(
-                            f"create trigger if not exists {table.name}_delete_floor before delete on {table.name} "
-                            f"when julianday(old.{at}) is null "
-                            f"or julianday(old.{at}) > julianday('now', '-{RECORDS_FLOOR_DAYS} days') "
-                            f"begin select raise(abort, '{table.name} is append-only: rows younger than "
-                            f"{RECORDS_FLOOR_DAYS} days cannot be deleted'); end"
-                        )
-                    )
-                    # stores made before the floor refused every DELETE; dropped after its successor exists
-                    conn.execute(sa.text(f"drop trigger if exists {table.name}_no_delete"))
-                elif dialect == "postgresql":
-                    conn.execute(sa.text(f"drop trigger if exists {table.name}_append_only on {table.name}"))
-                    conn.execute(
-                        sa.text(
-                            f"create trigger {table.name}_append_only before update or delete on {table.name} "
-                            f"for each row execute function tremplin_append_only('{at}')"
-                        )
-                    )
+            )
+            # julianday reads SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" (UTC) whatever the fraction; a time it
+            # cannot read (null) counts as young
+            conn.execute(
+                sa.text(
+                    f"create trigger if not exists {table.name}_delete_floor before delete on {table.name} "
+                    f"when julianday(old.{at}) is null "
+                    f"or julianday(old.{at}) > julianday('now', '-{RECORDS_FLOOR_DAYS} days') "
+                    f"begin select raise(abort, '{table.name} is append-only: rows younger than "
+                    f"{RECORDS_FLOOR_DAYS} days cannot be deleted'); end"
+                )
+            )
+            # stores made before the floor refused every DELETE; dropped after its successor exists
+            conn.execute(sa.text(f"drop trigger if exists {table.name}_no_delete"))
+
+    @staticmethod
+    def _append_only_postgresql(conn: Connection, tables: Iterable[sa.Table]) -> None:
+        # the trigger's argument names the time column; a row whose time is null is never deleted. An integrity
+        # error (class 23), as SQLite's raise(abort) is: callers catch one kind on both
+        body = (
+            "begin "
+            "if tg_op = 'DELETE' and cast(to_jsonb(old) ->> tg_argv[0] as timestamptz) "
+            f"< now() - interval '{RECORDS_FLOOR_DAYS} days' then return old; end if; "
+            "raise exception '% is append-only%', tg_table_name, case when tg_op = 'DELETE' "
+            f"then ': rows younger than {RECORDS_FLOOR_DAYS} days cannot be deleted' else '' end "
+            "using errcode = 'restrict_violation'; "
+            "end"
+        )
+        current = conn.execute(sa.text("select prosrc from pg_proc where proname = 'tremplin_append_only'")).scalar()
+        if current != body:  # a new store, or a version that changed the rule
+            conn.execute(
+                sa.text(
+                    f"create or replace function tremplin_append_only() returns trigger language plpgsql as $${body}$$"
+                )
+            )
+        for table in tables:
+            name = f"{table.name}_append_only"
+            if conn.execute(sa.text("select 1 from pg_trigger where tgname = :name"), {"name": name}).first():
+                continue
+            conn.execute(
+                sa.text(
+                    f"create trigger {name} before update or delete on {table.name} "
+                    f"for each row execute function tremplin_append_only('{_time_column(table)}')"
+                )
+            )
 
     def upsert(
         self, table: sa.Table, rows: list[dict[str, Any]], *, newer: str | None = None, chunk: int = 2_000

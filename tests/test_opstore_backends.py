@@ -5,13 +5,14 @@ Each test runs on SQLite and on the test PostgreSQL server (tests/pg.py), whose 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from connectors.opstore import OpStore
-from connectors.optables import sms_outbox, sms_status_events, suppression, vacancy_closures
+from connectors.optables import audit_events, sms_outbox, sms_status_events, suppression, vacancy_closures
 from tests import pg
 from tests.outbox import outbox_row
 from tremplin.errors import OpStoreError
@@ -113,3 +114,26 @@ def test_a_store_made_by_an_older_version_is_refused_by_name_without_its_passwor
     with pytest.raises(OpStoreError, match=r"table users lacks display_name, agency_id, role") as refused:
         OpStore(with_password.render_as_string(hide_password=False))
     assert "s3cret-pw" not in str(refused.value)
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(opstore_url: str) -> None:
+    """The web app, the dispatcher and a task may open a new store at the same moment: each one succeeds,
+    and the append-only rule is in place once."""
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            OpStore(opstore_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    store = OpStore(opstore_url)
+    with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.begin() as conn:
+        conn.execute(sa.insert(audit_events).values(at=datetime.now(UTC), action="x", details={}))
+        conn.execute(sa.update(audit_events).values(action="y"))

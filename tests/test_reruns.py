@@ -290,6 +290,7 @@ def test_dispatch_reruns_after_crashes_and_at_the_same_moment_text_each_seeker_o
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(results) == 2  # both dispatchers ran to the end (neither died opening the store)
     assert sum(r["sent"] for r in results) == len(queued) - 5  # 3 sent before, 2 left "sending"
     assert {status_of(night, taken_id), status_of(night, lost_id)} == {SENDING}
     # 4. later, past sms_reconcile_after_seconds: the one the provider has is recorded, the other sent once
