@@ -49,7 +49,7 @@ def select_offers(
         proposals = (
             pool.join(rejected, on=[c.SEEKER_ID, c.VACANCY_ID], how="anti")
             .join(accepted.select(c.SEEKER_ID, c.VACANCY_ID), on=[c.SEEKER_ID, c.VACANCY_ID], how="anti")
-            .join(need, on=c.SEEKER_ID, how="left")
+            .join(need, on=c.SEEKER_ID, how="left", maintain_order="left")  # the position picks the offer
             .filter(pl.col("_have").fill_null(0) < offers_per_seeker)
             .with_columns(pl.int_range(pl.len()).over(c.SEEKER_ID).alias("_n"))
             .filter(pl.col("_n") < offers_per_seeker - pl.col("_have").fill_null(0))

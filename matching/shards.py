@@ -85,9 +85,9 @@ def plan_shards(seekers: pl.DataFrame, *, shards: int = 12) -> pl.DataFrame:
 
 
 def assign(seekers: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame:
-    """``seekers`` with a ``shard`` column from the plan (a seeker whose département is not planned gets null)."""
+    """``seekers``, in their order, with a ``shard`` column from the plan (null when the département is not planned)."""
     return seekers.with_columns(department(seekers.get_column(c.COMMUNE))).join(
-        plan.select(DEPARTMENT, SHARD), on=DEPARTMENT, how="left"
+        plan.select(DEPARTMENT, SHARD), on=DEPARTMENT, how="left", maintain_order="left"
     )
 
 

@@ -214,3 +214,38 @@ def test_moving_a_vacancy_farther_never_raises_a_score(
     )
     after = pair_score(score_matches(seekers, moved, mobility=MOBILITY, top_k=ALL), row[c.SEEKER_ID], row[c.VACANCY_ID])
     assert after is None or after <= row[c.SCORE] + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds(), st.data(), st.integers(1, 3))
+def test_top_k_cuts_ties_by_distance_then_vacancy_id_whatever_the_row_order(
+    world: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject, top_k: int
+) -> None:
+    # Vacancies crowded on two spots, each spot with one sheet and one skill set: many pairs score the same at
+    # the same distance, and the top k must still be one list, the head of the full one ordered by score,
+    # then distance, then vacancy id, whatever the order of the rows.
+    seekers, vacancies = world
+    spots = data.draw(st.lists(st.integers(0, 1), min_size=vacancies.height, max_size=vacancies.height))
+    crowded = vacancies.with_columns(
+        pl.Series(c.LATITUDE, [44.3 + 0.05 * k for k in spots]),
+        pl.Series(c.LONGITUDE, [4.3] * len(spots)),
+        pl.Series(c.ROME_CODE, [SHEETS[k] for k in spots]),
+        pl.Series(c.SKILL_CODES, [ITEMS[: 3 + k] for k in spots]),
+        pl.Series(c.REQUIRED_SKILL_CODES, [[] for _ in spots], dtype=pl.List(pl.String)),
+    )
+    every = score_matches(seekers, crowded, mobility=MOBILITY, top_k=ALL)
+    expected = (
+        every.sort([c.SEEKER_ID, c.SCORE, c.DISTANCE_KM, c.VACANCY_ID], descending=[False, True, False, False])
+        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(c.SEEKER_ID).alias(c.RANK))
+        .filter(pl.col(c.RANK) <= top_k)
+        .select(c.SEEKER_ID, c.VACANCY_ID, c.RANK)
+    )
+    seed = data.draw(st.integers(0, 2**16))
+    shuffled = score_matches(
+        seekers.sample(fraction=1.0, shuffle=True, seed=seed),
+        crowded.sample(fraction=1.0, shuffle=True, seed=seed + 1),
+        mobility=MOBILITY,
+        top_k=top_k,
+    )
+    assert shuffled.select(c.SEEKER_ID, c.VACANCY_ID, c.RANK).equals(expected)
+    assert shuffled.equals(score_matches(seekers, crowded, mobility=MOBILITY, top_k=top_k))

@@ -24,6 +24,10 @@ def code_version() -> str:
             timeout=5,
             check=True,
         ).stdout.strip()
+        # tracked files changed since that commit: a run record must not pass itself off as the commit
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, timeout=5, check=False).returncode == 1
     except (OSError, subprocess.SubprocessError):
         return __version__
-    return f"{__version__}+g{commit}" if commit else __version__
+    if not commit:
+        return __version__
+    return f"{__version__}+g{commit}" + (".dirty" if dirty else "")

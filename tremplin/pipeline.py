@@ -229,8 +229,9 @@ def normalize_profiles(profiles: pl.DataFrame, ref: Reference) -> tuple[pl.DataF
             if best is not None
             else pl.DataFrame(schema={"term": pl.String, "code": pl.String})
         )
+        # left order kept: a seeker's unresolved terms are listed in the order of the profile, not of a hash join
         resolved.append(
-            terms.join(mapping, on="term", how="left").with_columns(
+            terms.join(mapping, on="term", how="left", maintain_order="left").with_columns(
                 pl.when(pl.col("is_code")).then(pl.col("term")).otherwise(pl.col("code")).alias("code")
             )
         )
@@ -293,7 +294,8 @@ def load_match_inputs(wh: Warehouse, settings: Settings, run_date: date) -> tupl
     fresh_since = run_end(run_date) - timedelta(days=settings.stale_profile_days)
     params = {"fresh_since": fresh_since, "run_end": run_end(run_date)}
     places = ref.communes.select(c.COMMUNE, c.LATITUDE, c.LONGITUDE, c.DENSITY_LEVEL)
-    seekers = wh.frame("select_active_seekers", params).join(places, on=c.COMMUNE, how="inner")
+    # in seeker_id order, as selected: the night's snapshot files are then the same from one run to the next
+    seekers = wh.frame("select_active_seekers", params).join(places, on=c.COMMUNE, how="inner", maintain_order="left")
     open_vacancies = wh.frame("select_vacancies", {"run_end": run_end(run_date), "run_date": run_date})
     vacancies = with_default_skills(open_vacancies, ref.rome.core_items)
     return seekers, vacancies

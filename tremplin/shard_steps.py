@@ -70,8 +70,8 @@ def plan(settings: Settings, run_date: date) -> list[int]:
         shutil.rmtree(folder)  # a re-run starts from a clean slate: no stale shard file can be merged
     folder.mkdir(parents=True)
     shards = plan_shards(seekers, shards=shard_count(seekers.height))
-    # sorted by shard, so that a shard task reads only its own row groups
-    assign(seekers.select(*SEEKER_INPUT, c.COMMUNE), shards).drop("department").sort(SHARD).write_parquet(
+    # sorted by shard, so that a shard task reads only its own row groups, then by id: the same file every run
+    assign(seekers.select(*SEEKER_INPUT, c.COMMUNE), shards).drop("department").sort(SHARD, c.SEEKER_ID).write_parquet(
         folder / SEEKERS_FILE, row_group_size=50_000, statistics=True
     )
     vacancies.select(VACANCY_INPUT).write_parquet(folder / VACANCIES_FILE)
