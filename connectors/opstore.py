@@ -328,27 +328,20 @@ class OpStore:
         )
         return sms.join(opened, on="seeker_id", how="full", coalesce=True)
 
-    def offered_pairs(self, before: date) -> pl.DataFrame:
-        """(seeker, vacancy) pairs offered on nights before ``before``, by either channel."""
+    def first_offers(self) -> pl.DataFrame:
+        """Every (seeker, vacancy) pair ever offered, by either channel, with the night it was first offered."""
+        offered = sa.union_all(
+            sa.select(sms_outbox.c.seeker_id, sms_outbox.c.vacancy_id, sms_outbox.c.run_date),
+            sa.select(counsellor_queue.c.seeker_id, counsellor_queue.c.vacancy_id, counsellor_queue.c.run_date),
+        ).subquery()
         with self.begin() as conn:
             rows = conn.execute(
-                sa.union(
-                    sa.select(sms_outbox.c.seeker_id, sms_outbox.c.vacancy_id).where(sms_outbox.c.run_date < before),
-                    sa.select(counsellor_queue.c.seeker_id, counsellor_queue.c.vacancy_id).where(
-                        counsellor_queue.c.run_date < before
-                    ),
+                sa.select(offered.c.seeker_id, offered.c.vacancy_id, sa.func.min(offered.c.run_date)).group_by(
+                    offered.c.seeker_id, offered.c.vacancy_id
                 )
             ).all()
-        return pl.DataFrame(rows, schema={"seeker_id": pl.String, "vacancy_id": pl.String}, orient="row")
-
-    def vacancy_load(self, before: date) -> pl.DataFrame:
-        pairs = self.offered_pairs(before)
-        return (
-            pairs.group_by("vacancy_id")
-            .len()
-            .rename({"len": "offered_count"})
-            .with_columns(pl.col("offered_count").cast(pl.Int64))
-        )
+        schema = {"seeker_id": pl.String, "vacancy_id": pl.String, "first_night": pl.Date}
+        return pl.DataFrame(rows, schema=schema, orient="row")
 
     def reply_refs(self, numbers: Iterable[str], before: date) -> dict[str, int]:
         """Per phone number, how many SMS offers earlier nights queued to it (the next offer's reference is

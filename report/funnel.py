@@ -114,9 +114,8 @@ def queue_items(conn: Connection, first: date, last: date) -> pl.DataFrame:
     )
 
 
-def _contacted(frame: pl.DataFrame, status: str) -> pl.Expr:
-    # putting a seeker forward means the counsellor reached them, even when no call was logged first
-    return pl.col("contacted_at").is_not_null() | pl.col(status).is_in(FORWARDED)
+# a counsellor reached the seeker: a call answered, or a put forward (review.actions stamps contacted_at for both)
+CONTACTED = pl.col("contacted_at").is_not_null()
 
 
 def sms_funnel(offered: pl.DataFrame) -> list[tuple[str, int]]:
@@ -129,7 +128,7 @@ def sms_funnel(offered: pl.DataFrame) -> list[tuple[str, int]]:
         replied=pl.col("replied_at").is_not_null().sum(),
         oui=said_yes.sum(),
         screened=(pl.col("state") == STATE_INTERESTED).sum(),
-        contacted=(said_yes & _contacted(offered, "item_status")).sum(),
+        contacted=(said_yes & CONTACTED).sum(),
         forwarded=(said_yes & pl.col("item_status").is_in(FORWARDED)).sum(),
         hired=(said_yes & (pl.col("item_status") == HIRED)).sum(),
     ).row(0, named=True)
@@ -152,7 +151,7 @@ def counsellor_funnel(items: pl.DataFrame) -> list[tuple[str, int]]:
     to_call = items.filter(pl.col("queue") == TO_CALL)
     counts = to_call.select(
         queued=pl.len(),
-        contacted=_contacted(to_call, "status").sum(),
+        contacted=CONTACTED.sum(),
         forwarded=pl.col("status").is_in(FORWARDED).sum(),
         hired=(pl.col("status") == HIRED).sum(),
     ).row(0, named=True)

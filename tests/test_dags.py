@@ -29,6 +29,7 @@ PARSE_SCRIPT = textwrap.dedent(
             "tasks": [t.task_id for t in dag.tasks],
             "mapped": [t.task_id for t in dag.tasks if any(k.__name__ == "MappedOperator" for k in type(t).__mro__)],
             "pools": {t.task_id: t.pool for t in dag.tasks},
+            "schedule": [getattr(dag.timetable, "expression", None), str(getattr(dag.timetable, "timezone", ""))],
         }
 
     # Parse each file again under an audit hook: after the imports Airflow already made, parsing a
@@ -71,6 +72,10 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
     for dag_id, dag in result["dags"].items():
         assert dag["tags"], f"{dag_id} has no tags"
         assert min(dag["retries"]) >= 1, f"{dag_id} has a task without retries"
+    schedules = {dag_id: dag["schedule"] for dag_id, dag in result["dags"].items()}
+    assert schedules["nightly_matching"] == ["0 2 * * *", "Europe/Paris"]
+    assert schedules["retention"] == ["0 14 * * 0", "Europe/Paris"]  # Sunday afternoon: no night, no SMS
+    assert result["dags"]["retention"]["tasks"] == ["apply_retention"]
     assert result["dags"]["nightly_matching"]["tasks"] == [
         "sync_feedback",
         "ingest",

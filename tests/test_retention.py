@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +38,7 @@ from connectors.optables import (
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tremplin import retention, tasks
-from tremplin.airflow_runner import DAGS_FOLDER, airflow_env, run_dag, settings_env
+from tremplin.airflow_runner import run_dag, settings_env
 from tremplin.cli import app
 from tremplin.errors import ConfigError
 from tremplin.generate import generate
@@ -923,54 +920,6 @@ def test_a_real_night_keeps_its_kpis_and_loses_its_people(old_night: tuple[Setti
 
 
 # --- the DAG ---------------------------------------------------------------------------------------------
-
-PARSE = textwrap.dedent(
-    """
-    import json, runpy, sys
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=sys.argv[1])
-    dag = bag.dags.get("retention")
-    # parsed again under an audit hook: no file opened, no process started, no connection, no heavy import
-    events = []
-    def hook(event, args):
-        if event == "open" and isinstance(args[0], str) and not args[0].endswith((".py", ".pyc")):
-            events.append([event, args[0]])
-        elif event in ("subprocess.Popen", "socket.connect", "sqlite3.connect"):
-            events.append([event, str(args[0])[:80]])
-    sys.addaudithook(hook)
-    runpy.run_path(sys.argv[1])
-    print(json.dumps({
-        "errors": {k: str(v) for k, v in bag.import_errors.items()},
-        "tags": sorted(dag.tags) if dag else None,
-        "retries": sorted({t.retries for t in dag.tasks}) if dag else None,
-        "tasks": [t.task_id for t in dag.tasks] if dag else None,
-        "schedule": [dag.timetable.expression, str(dag.timetable.timezone)] if dag else None,
-        "io": events,
-        "heavy": sorted(m for m in ("duckdb", "polars", "connectors.opstore", "tremplin.retention")
-                        if m in sys.modules),
-    }))
-    """
-)
-
-
-def test_the_retention_dag_parses_with_tags_and_retries(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PARSE, str(DAGS_FOLDER / "retention.py")],
-        env=airflow_env(tmp_path / "airflow"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["errors"] == {}
-    assert found["tags"] == ["records", "retention", "tremplin"]
-    assert found["tasks"] == ["apply_retention"]
-    assert min(found["retries"]) >= 1
-    assert found["schedule"] == ["0 14 * * 0", "Europe/Paris"]  # Sunday afternoon, Paris time
-    assert found["io"] == [] and found["heavy"] == []
 
 
 @pytest.mark.slow

@@ -31,3 +31,24 @@ def test_screening_questions_from_the_environment() -> None:
     assert Settings.from_env(env, data_dir=".").screening == [("a", "Première ?"), ("b", "Deuxième ?")]
     with pytest.raises(ConfigError, match="key=question"):
         Settings.from_env({"TREMPLIN_SCREENING_QUESTIONS": "no key here"}, data_dir=".")
+
+
+def test_the_store_password_stays_out_of_records_but_reaches_child_processes() -> None:
+    from tremplin.airflow_runner import settings_env
+
+    url = "postgresql+psycopg://tremplin:s3cret@db.example.org:5432/tremplin"
+    settings = Settings.from_env({"TREMPLIN_OPSTORE_URL": url, "TREMPLIN_TWILIO_AUTH_TOKEN": "tok"}, data_dir=".")
+    recorded = settings.public_dict()
+    assert recorded["opstore_url"] == "postgresql+psycopg://tremplin:***@db.example.org:5432/tremplin"
+    assert "twilio_auth_token" not in recorded
+    env = settings_env(settings)
+    assert env["TREMPLIN_OPSTORE_URL"] == url and env["TREMPLIN_TWILIO_AUTH_TOKEN"] == "tok"
+    no_password = Settings.from_env({"TREMPLIN_OPSTORE_URL": "sqlite:////srv/x.sqlite"}, data_dir=".")
+    assert no_password.public_dict()["opstore_url"] == "sqlite:////srv/x.sqlite"
+
+
+def test_the_settings_hash_moves_with_what_shapes_results_only() -> None:
+    base = Settings.from_env({}, data_dir=".")
+    for name, value in (("fairness_threshold", "0.7"), ("sms_price_per_segment", "0.09"), ("home", "/elsewhere")):
+        assert Settings.from_env({f"TREMPLIN_{name.upper()}": value}, data_dir=".").fingerprint() == base.fingerprint()
+    assert Settings.from_env({"TREMPLIN_MIN_SCORE": "0.4"}, data_dir=".").fingerprint() != base.fingerprint()

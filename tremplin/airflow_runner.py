@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from tremplin.errors import TremplinError
 from tremplin.serve_process import free_port
-from tremplin.settings import PROJECT_ROOT, Settings
+from tremplin.settings import PROJECT_ROOT, SECRETS, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -100,9 +100,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         else:
             text = str(value)
         env[f"TREMPLIN_{key.upper()}"] = text
-    for secret in ("twilio_auth_token", "alert_webhook_token"):  # kept out of public_dict, needed all the same
-        if value := getattr(settings, secret):
-            env[f"TREMPLIN_{secret.upper()}"] = value
+    # public_dict hides these; the child needs them as they are
+    for name in (*SECRETS, "opstore_url"):
+        if value := getattr(settings, name):
+            env[f"TREMPLIN_{name.upper()}"] = value
     return env
 
 

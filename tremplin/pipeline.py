@@ -16,8 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from connectors import files, optables
 from connectors.opstore import OpStore
@@ -160,24 +158,13 @@ def _open_manifest(
             "started_at": datetime.now(UTC),
             "code_version": code_version(),
             "settings_hash": settings.fingerprint(),
-            "settings_json": json.dumps(_recorded_settings(settings), sort_keys=True, default=str),
+            "settings_json": json.dumps(settings.public_dict(), sort_keys=True, default=str),
             "taxonomy_version": ref.rome.version,
             "inputs_json": json.dumps(
                 [{"file": i.path.name, "kind": i.kind, "sha256_16": _fingerprint(i.path)} for i in inputs]
             ),
         },
     )
-
-
-def _recorded_settings(settings: Settings) -> dict[str, Any]:
-    """The settings the manifest records: no token (``public_dict``), and no password of the store's URL."""
-    recorded = settings.public_dict()
-    if settings.opstore_url:
-        try:
-            recorded["opstore_url"] = make_url(settings.opstore_url).render_as_string(hide_password=True)
-        except ArgumentError:
-            recorded["opstore_url"] = "(not a database URL)"
-    return recorded
 
 
 # --- normalize -----------------------------------------------------------------------------------
@@ -311,10 +298,11 @@ ONE_DAY = timedelta(days=1)
 def offers_by_night(store: OpStore, run_date: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The (seeker, vacancy) pairs already offered on nights before ``run_date``, on it (its first run's, when
     this is a re-run) and after it (when this is a backfill of a past night)."""
-    before = store.offered_pairs(run_date)
-    upto = store.offered_pairs(run_date + ONE_DAY)
-    every = store.offered_pairs(date.max)
-    return before, upto.join(before, on=PAIR, how="anti"), every.join(upto, on=PAIR, how="anti")
+    first = store.first_offers()  # one read: a pair belongs to the night it was first offered on
+    night = pl.col("first_night")
+    nights = (night < run_date, night == run_date, night > run_date)
+    before, own, later = (first.filter(keep).select(PAIR) for keep in nights)
+    return before, own, later
 
 
 def caps_history(store: OpStore, run_date: date, *, later_nights: bool) -> pl.DataFrame:

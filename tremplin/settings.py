@@ -31,6 +31,45 @@ def _default_data_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+# never written to a manifest, a log or a report: passed on to child processes by airflow_runner.settings_env
+SECRETS = ("twilio_auth_token", "alert_webhook_token")
+# settings that change where things are, who is told, or what the report and retention do, but no match, route
+# or offer: left out of the settings hash so that the manifest's hash changes only when results can
+NOT_SHAPING = frozenset(
+    {
+        *SECRETS,
+        "data_dir",
+        "home",
+        "warehouse_path",
+        "opstore_url",
+        "sms_sink_path",
+        "inbox_path",
+        "reports_path",
+        "twilio_account_sid",
+        "twilio_base_url",
+        "sms_status_callback",
+        "public_base_url",
+        "alert_target",
+        "alert_smtp_host",
+        "alert_smtp_port",
+        "alert_from",
+        "alert_timeout_seconds",
+        "report_funnel_nights",
+        "sms_price_per_segment",
+        "sms_price_currency",
+        "fairness_threshold",
+        "fairness_min_group",
+        "fairness_alpha",
+        "override_low_rate",
+        "override_min_decisions",
+        "seeker_retention_days",
+        "audit_retention_days",
+        "manifest_retention_days",
+        "quarantine_retention_days",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know, fixed for the whole run."""
@@ -211,37 +250,27 @@ class Settings:
 
     def fingerprint(self) -> str:
         """A hash of the settings that shape results (secrets and paths excluded), for the run manifest."""
-        skip = {
-            "data_dir",
-            "home",
-            "warehouse_path",
-            "opstore_url",
-            "sms_sink_path",
-            "inbox_path",
-            "reports_path",
-            "twilio_auth_token",
-            "twilio_account_sid",
-            "twilio_base_url",
-            "sms_status_callback",
-            "public_base_url",
-            # alerts only say where ops are told; the token is a secret
-            "alert_target",
-            "alert_webhook_token",
-            "alert_smtp_host",
-            "alert_smtp_port",
-            "alert_from",
-            "alert_timeout_seconds",
-        }
-        shaped = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        shaped = {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_SHAPING}
         blob = json.dumps(shaped, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def public_dict(self) -> dict[str, Any]:
-        """The settings without secrets, for manifests and logs."""
+        """The settings without secrets, for manifests and logs: no token, no password in the store's URL."""
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
-        out.pop("twilio_auth_token", None)
-        out.pop("alert_webhook_token", None)
+        for name in SECRETS:
+            out.pop(name, None)
+        if self.opstore_url:
+            out["opstore_url"] = _without_password(self.opstore_url)
         return out
+
+
+def _without_password(url: str) -> str:
+    """``scheme://user:secret@host/db`` -> ``scheme://user:***@host/db`` (no SQLAlchemy import here)."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{location}"
 
 
 def _parse(name: str, hint: Any, raw: str) -> Any:
