@@ -11,9 +11,11 @@ label scores its character cosine plus shares of rapidfuzz's token-set ratio and
 A concept then gathers its evidence: its best label, a share of its third best and of how many of its
 labels came up (ROME sheets hold several close titles), the cosine against all its labels as one document,
 the idf-weighted share of the query's words found in some label of it (a synonym borrows its words from
-several titles of its sheet), optional descriptions, and a large bonus for a label with the query's very
-stems. The weights were tuned on held-out ROME synonym titles, on parts of the split distinct from the one
-the quality figures are reported on (``tremplin.normalize_quality``).
+several titles of its sheet), optional descriptions, an optional sentence encoder's cosine (an ``embed``
+function handed to ``build``: it also brings its own candidates, for titles that share no letters with their
+concept's labels), and a large bonus for a label with the query's very stems. The weights were tuned on
+held-out ROME synonym titles, on parts of the split distinct from the one the quality figures are reported
+on (``tremplin.normalize_quality``).
 
 >>> labels = pl.DataFrame({"concept_id": ["D1106", "D1214"],
 ...                        "label": ["Vendeur / Vendeuse en boulangerie", "Vendeur / Vendeuse en prêt-à-porter"]})
@@ -26,8 +28,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import polars as pl
@@ -39,6 +42,8 @@ from sparse_dot_topn import sp_matmul_topn
 
 CONCEPT_ID, LABEL, QUERY_ID, TEXT, RANK, SCORE = "concept_id", "label", "query_id", "text", "rank", "score"
 RESULT_SCHEMA = {QUERY_ID: pl.String, RANK: pl.Int32, CONCEPT_ID: pl.String, SCORE: pl.Float64}
+# texts to one row vector each (a sentence encoder); rows are l2-normalized by the index
+Embed: TypeAlias = Callable[[list[str]], np.ndarray]
 
 
 # Short forms seen in job ads and profiles; a dot is optional unless the bare form is a French word.
@@ -263,6 +268,7 @@ class Weights:
     exact_from: float = 0.85  # the rapidfuzz ratio on stems from which that bonus starts, reaching all of it at 1
     description: float = 0.0  # cosine of word prefixes against the concept's descriptions (only with them)
     coverage: float = 0.8  # idf-weighted share of the query's words found in some label of the concept
+    encoder: float = 2.0  # cosine of the sentence encoder's vectors, best label of the concept (only with one)
 
 
 _PRUNE_FROM = 1_000  # labels from which common character n-grams are left out
@@ -271,6 +277,11 @@ _PRUNE_FROM = 1_000  # labels from which common character n-grams are left out
 def _l2_rows(m: sp.spmatrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def _documents(concept_ids: np.ndarray, frame: pl.DataFrame, column: str) -> list[str]:
@@ -300,6 +311,8 @@ class TaxonomyIndex:
     description_vectorizer: TfidfVectorizer | None = None
     description_t: sp.csr_matrix | None = None  # word prefixes x concepts, from the descriptions
     spelling: float = 0.0  # a query word unknown to the labels is read as the nearest label word this close (0: off)
+    embed: Embed | None = None  # the sentence encoder, when there is one
+    label_vectors: np.ndarray | None = None  # labels x dimensions, l2-normalized rows of ``embed``
 
     @property
     def concepts(self) -> np.ndarray:
@@ -316,6 +329,7 @@ class TaxonomyIndex:
         spelling: float = 0.8,
         weights: Weights | None = None,
         descriptions: pl.DataFrame | None = None,
+        embed: Embed | None = None,
     ) -> TaxonomyIndex:
         """Index a frame with ``concept_id`` and ``label`` (many labels per concept allowed).
 
@@ -323,7 +337,9 @@ class TaxonomyIndex:
         concept's texts with weight ``weights.description``. Without them the index is lexical, on labels only.
         Character n-grams found in more than ``char_max_df`` of the labels are left out when there are 1,000
         labels or more: they weigh little in a cosine but make every query meet nearly every label (speed).
-        ``spelling``: see ``_spell`` (0 turns it off).
+        ``spelling``: see ``_spell`` (0 turns it off). ``embed`` (texts to vectors, a sentence encoder) adds
+        the cosine between the query and each concept's closest label, with weight ``weights.encoder``, and the
+        concepts closest by it as candidates.
         """
         rows = sorted(
             {
@@ -372,14 +388,19 @@ class TaxonomyIndex:
             description_vectorizer=description_vectorizer,
             description_t=description_t,
             spelling=spelling,
+            embed=embed,
+            label_vectors=_unit_rows(embed(folded)) if embed is not None else None,
         )
 
-    def features(self, queries: Sequence[str], *, candidates: int = 50, threads: int = 2) -> pl.DataFrame:
+    def features(
+        self, queries: Sequence[str], *, candidates: int = 50, encoder_candidates: int = 10, threads: int = 2
+    ) -> pl.DataFrame:
         """Every candidate (query row, label row) with each similarity signal, for scoring and tuning.
 
         Candidates are the union of the best labels by character and by word cosine; a character cosine
         outside its top list is taken as the lowest one in that list (an upper bound). Concepts found only
-        by their descriptions come with ``label`` -1 and zero label signals.
+        by their descriptions, or among the ``encoder_candidates`` closest by the encoder, come with ``label``
+        -1 and zero label signals.
         """
         # A query written "Vendeur / Vendeuse" is searched as each form; the best form counts.
         query_forms = [(i, f) for i, t in enumerate(queries) for f in forms(t or "")]
@@ -437,9 +458,31 @@ class TaxonomyIndex:
             ).with_columns(pl.col(pl.Float64).fill_null(0.0))
         else:
             per_concept = per_concept.with_columns(pl.lit(0.0).alias("description"))
+        closeness = self._closeness(form_text) if self.embed is not None else None
+        if closeness is not None:
+            nearest = np.argpartition(-closeness, min(encoder_candidates, closeness.shape[1]) - 1, axis=1)
+            nearest = nearest[:, :encoder_candidates]
+            by_encoder = pl.DataFrame(
+                {
+                    "form": np.repeat(np.arange(len(form_text), dtype=np.int64), nearest.shape[1]),
+                    "concept": nearest.ravel().astype(np.int64),
+                }
+            )
+            only = by_encoder.join(pairs.select("form", "concept").unique(), on=["form", "concept"], how="anti")
+            pairs = pl.concat(
+                [pairs, only.select("form", pl.lit(-1, pl.Int64).alias("label"), "concept")], how="diagonal_relaxed"
+            ).with_columns(pl.col(pl.Float64).fill_null(0.0))
         asked = pairs.select("form", "concept").unique()
+        encoder = (
+            closeness[asked.get_column("form").to_numpy(), asked.get_column("concept").to_numpy()]
+            if closeness is not None
+            else np.zeros(asked.height)
+        )
         per_concept = per_concept.join(
-            asked.with_columns(pl.Series("coverage", self._coverage(q_word, form_stems, asked), dtype=pl.Float64)),
+            asked.with_columns(
+                pl.Series("coverage", self._coverage(q_word, form_stems, asked), dtype=pl.Float64),
+                pl.Series("encoder", encoder, dtype=pl.Float64),
+            ),
             on=["form", "concept"],
             how="full",
             coalesce=True,
@@ -450,7 +493,7 @@ class TaxonomyIndex:
                 pl.col("form")
                 .replace_strict(np.arange(len(query_forms)), form_query, return_dtype=pl.Int64)
                 .alias("query"),
-                pl.col("concept_cos", "description", "coverage").fill_null(0.0),
+                pl.col("concept_cos", "description", "coverage", "encoder").fill_null(0.0),
             )
             .select(
                 "query",
@@ -464,8 +507,23 @@ class TaxonomyIndex:
                 "concept_cos",
                 "description",
                 "coverage",
+                "encoder",
             )
         )
+
+    def _closeness(self, texts: list[str], *, chunk: int = 2_000) -> np.ndarray:
+        """texts x concepts: the encoder's cosine between each text and the concept's closest label."""
+        assert self.embed is not None and self.label_vectors is not None
+        distinct = sorted(set(texts))
+        where = {t: i for i, t in enumerate(distinct)}
+        vectors = _unit_rows(self.embed(distinct))[[where[t] for t in texts]]
+        # labels are sorted by concept, so each concept's labels are one run of columns
+        starts = np.flatnonzero(np.r_[True, np.diff(self.label_concept) != 0])
+        out = np.empty((len(texts), len(self.concept_ids)), dtype=np.float32)
+        for start in range(0, len(texts), chunk):
+            cosines = vectors[start : start + chunk] @ self.label_vectors.T
+            out[start : start + chunk] = np.maximum.reduceat(cosines, starts, axis=1)
+        return out
 
     def _spell(self, texts: list[str], *, threads: int, chunk: int = 2_000) -> list[str]:
         """Folded texts with each word unknown to the labels (5 letters or more) replaced by the nearest label
@@ -521,12 +579,12 @@ class TaxonomyIndex:
         per_label = (
             features.with_columns(label.alias("s"))
             .group_by("query", "concept", "label")
-            .agg(pl.col("s").max(), pl.col("exact", "concept_cos", "description", "coverage").max())
+            .agg(pl.col("s").max(), pl.col("exact", "concept_cos", "description", "coverage", "encoder").max())
         )
         per_concept = per_label.group_by("query", "concept").agg(
             pl.col("s").top_k(3).sort(descending=True).alias("top"),
             (pl.col("label") >= 0).sum().alias("votes"),
-            pl.col("exact", "concept_cos", "description", "coverage").max(),
+            pl.col("exact", "concept_cos", "description", "coverage", "encoder").max(),
         )
         second = pl.col("top").list.get(1, null_on_oob=True).fill_null(0.0)
         third = pl.col("top").list.get(2, null_on_oob=True).fill_null(0.0)
@@ -538,6 +596,7 @@ class TaxonomyIndex:
             + w.concept * pl.col("concept_cos")
             + w.description * pl.col("description")
             + w.coverage * pl.col("coverage")
+            + w.encoder * pl.col("encoder")
             + w.exact * ((pl.col("exact") - w.exact_from) / (1.0 - w.exact_from)).clip(0.0, 1.0)
         )
         one_label = max(w.char + w.word + w.fuzzy + w.head, 1e-12)

@@ -5,12 +5,25 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from rapidfuzz.distance import OSA, Levenshtein
 
 from connectors.reference import Rome, load_reference
-from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, SCORE, TEXT, TaxonomyIndex, fold, gender_forms, stem
+from matching.normalize import (
+    CONCEPT_ID,
+    LABEL,
+    QUERY_ID,
+    RANK,
+    SCORE,
+    TEXT,
+    TaxonomyIndex,
+    Weights,
+    fold,
+    gender_forms,
+    stem,
+)
 from tremplin.normalize_quality import evaluate, held_out_synonyms, noisy
 
 # Not derived: the "default" variant's MRR measured on the reported split (seed 0, part 0) by
@@ -144,6 +157,61 @@ def test_word_coverage_by_hand() -> None:
     assert coverage[(1, "A")] == pytest.approx(1.0)
     # a word that no label has ("zzzz", too short to be read as a typo) weighs the highest idf, quai's (df 1)
     assert coverage[(2, "A")] == pytest.approx((agent + quai) / (agent + quai + quai))
+
+
+def _word_embed(texts: list[str]) -> np.ndarray:
+    """A hand-made encoder: "barista" and "serveur" share an axis, "boulanger" has its own, any other word none."""
+    axes = {"barista": 0, "serveur": 0, "cafe": 0, "boulanger": 1, "boulangere": 1}
+    out = np.zeros((len(texts), 3))
+    for row, text in enumerate(texts):
+        out[row, 2] = 0.1  # no text is the zero vector
+        for word in text.split():
+            if word in axes:
+                out[row, axes[word]] += 1.0
+    return out
+
+
+def test_the_encoder_brings_a_concept_no_letter_reaches() -> None:
+    labels = pl.DataFrame(
+        {CONCEPT_ID: ["SRV", "BLG", "BAR"], LABEL: ["Serveur en café", "Boulanger / Boulangère", "Barman / Barmaid"]}
+    )
+    query = pl.DataFrame({QUERY_ID: ["q"], TEXT: ["Barista"]})
+    lexical = TaxonomyIndex.build(labels).search(query, k=3)
+    encoded = TaxonomyIndex.build(labels, embed=_word_embed)
+    # "barista" shares character n-grams with "barman" (ba, bar, ar) and none with "serveur en cafe"
+    assert "SRV" not in lexical.get_column(CONCEPT_ID).to_list()
+    assert lexical.get_column(CONCEPT_ID)[0] == "BAR"
+    found = encoded.features(["barista"], encoder_candidates=1)
+    # SRV comes in as the encoder's one candidate, with no label of its own (label -1). Its label has two
+    # words on axis 0, (2, 0, 0.1), against the query's (1, 0, 0.1): cosine (2 + 0.01) / (sqrt(4.01) sqrt(1.01))
+    srv = found.filter(pl.col("concept") == int(np.flatnonzero(encoded.concept_ids == "SRV")[0]))
+    assert srv.get_column("label").to_list() == [-1]
+    assert srv.get_column("encoder").to_list() == [pytest.approx(2.01 / math.sqrt(4.01 * 1.01))]
+    # BAR, found by its letters, gets its encoder cosine too: (0.1 * 0.1) / (|(1, 0, 0.1)| * 0.1) = 0.1 / 1.005
+    bar = found.filter(pl.col("concept") == int(np.flatnonzero(encoded.concept_ids == "BAR")[0]))
+    assert bar.get_column("encoder").max() == pytest.approx(0.1 / math.sqrt(1.01))
+    assert encoded.search(query, k=1).get_column(CONCEPT_ID).to_list() == ["SRV"]
+
+
+def test_the_encoder_cosine_is_the_concepts_closest_label() -> None:
+    labels = pl.DataFrame({CONCEPT_ID: ["A", "A", "B"], LABEL: ["Boulanger", "Serveur", "Pâtissier"]})
+    index = TaxonomyIndex.build(labels, embed=_word_embed)
+    closeness = index._closeness(["barista", "boulanger", "zzz"])
+    a, b = (int(np.flatnonzero(index.concept_ids == x)[0]) for x in "AB")
+    unit = 1.0 / math.sqrt(1.01)  # (1, 0, 0.1) normalized, against (0, 0, 1): 0.1 / sqrt(1.01)
+    assert closeness[0, a] == pytest.approx(1.0)  # through "serveur", A's second label
+    assert closeness[1, a] == pytest.approx(1.0)  # through "boulanger"
+    assert closeness[0, b] == pytest.approx(0.1 * unit)
+    assert closeness[2, b] == pytest.approx(1.0)  # both on the third axis alone
+    assert closeness[2, a] == pytest.approx(0.1 * unit)
+
+
+def test_without_encoder_weight_the_ranking_is_the_lexical_one(rome: Rome) -> None:
+    labels, queries, _ = held_out_synonyms(rome, fraction=0.2, seed=0)
+    queries = queries.head(200)
+    lexical = TaxonomyIndex.build(labels).search(queries, k=5)
+    off = TaxonomyIndex.build(labels, embed=_word_embed, weights=Weights(encoder=0.0)).search(queries, k=5)
+    assert off.select(QUERY_ID, RANK, CONCEPT_ID).equals(lexical.select(QUERY_ID, RANK, CONCEPT_ID))
 
 
 def test_held_out_split_excludes_its_labels_from_the_index(rome: Rome) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, TEXT, TaxonomyIndex, Weights, gender_forms
+from tremplin.encoder import title_encoder, use_encoder
 
 TRUTH_SCHEMA = {QUERY_ID: pl.String, CONCEPT_ID: pl.String}
 
@@ -160,6 +161,10 @@ def _variants(descriptions: pl.DataFrame | None) -> dict[str, Builder]:
         "default without rapidfuzz": lexical(replace(default, fuzzy=0.0)),
         "default, char n-grams dropped only over 30% of labels (slower)": lexical(default, char_max_df=0.3),
     }
+    encoder = title_encoder("use")  # one per process: each text is encoded once across the variants
+    variants["default + sentence encoder (USE multilingual v3)"] = lambda labels: TaxonomyIndex.build(
+        labels, weights=default, embed=encoder
+    )
     if descriptions is not None:
         variants["default+descriptions"] = lambda labels: TaxonomyIndex.build(
             labels, weights=DESCRIPTION_WEIGHTS, descriptions=descriptions
@@ -211,17 +216,21 @@ def normalization_benchmark(data_dir: Path, *, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def _timing(rome: Any, *, n_queries: int = 100_000) -> dict[str, dict[str, float]]:
+def _timing(rome: Any, *, n_queries: int = 100_000, encoder_queries: int = 2_000) -> dict[str, dict[str, float]]:
     """Build time and queries a second of the default title and skill indexes on all of ROME, searching
-    ``n_queries`` noisy labels (distinct typos of every title or skill, cycled), top 5."""
+    ``n_queries`` noisy labels (distinct typos of every title or skill, cycled), top 5; and of the title
+    index with the sentence encoder, on ``encoder_queries`` of them (it is about 50 times slower); its build
+    time counts the encoding of every label (a fresh cache)."""
     timing = {}
+    titles = rome.title_labels.rename({"rome_code": CONCEPT_ID})
     taxonomies = {
-        "titles": rome.title_labels.rename({"rome_code": CONCEPT_ID}),
-        "skills": rome.items.select(pl.col("item_code").alias(CONCEPT_ID), LABEL),
+        "titles": (titles, None, n_queries),
+        "skills": (rome.items.select(pl.col("item_code").alias(CONCEPT_ID), LABEL), None, n_queries),
+        "titles with the sentence encoder": (titles, use_encoder(), encoder_queries),
     }
-    for name, labels in taxonomies.items():
+    for name, (labels, embed, n_queries) in taxonomies.items():
         start = time.perf_counter()
-        index = TaxonomyIndex.build(labels)
+        index = TaxonomyIndex.build(labels, embed=embed)
         built = time.perf_counter() - start
         source = labels.get_column(LABEL).to_list()
         texts = [noisy(source[i % len(source)], seed=i // len(source)) for i in range(n_queries)]

@@ -31,6 +31,7 @@ from matching.route import OPTED_OUT, default_rules, route
 from matching.route import UNDELIVERABLE as UNDELIVERABLE_COLUMN
 from matching.vacancies import with_default_skills
 from tremplin import code_version
+from tremplin.encoder import title_encoder
 from tremplin.errors import InputFileError
 from tremplin.settings import Settings
 from tremplin.sms_text import encoding, render_offer, segments
@@ -170,8 +171,9 @@ def _open_manifest(
 # --- normalize -----------------------------------------------------------------------------------
 
 
-def title_index(ref: Reference) -> TaxonomyIndex:
-    return TaxonomyIndex.build(ref.rome.title_labels.rename({c.ROME_CODE: CONCEPT_ID}))
+def title_index(ref: Reference, encoder: str = "none") -> TaxonomyIndex:
+    """ROME appellations and sheet labels to sheets; ``encoder``: see ``tremplin.encoder``."""
+    return TaxonomyIndex.build(ref.rome.title_labels.rename({c.ROME_CODE: CONCEPT_ID}), embed=title_encoder(encoder))
 
 
 def skill_index(ref: Reference) -> TaxonomyIndex:
@@ -185,14 +187,17 @@ def normalize(settings: Settings, run_date: date) -> dict[str, Any]:
         todo = wh.frame("select_seekers_to_normalize")
         if todo.is_empty():
             return {"seekers": 0, "free_text_titles": 0, "free_text_skills": 0, "unresolved": 0}
-        codes, counts = normalize_profiles(todo, ref)
+        codes, counts = normalize_profiles(todo, ref, encoder=settings.title_encoder)
         with wh.transaction():
             wh.execute("upsert_seeker_codes", None, {"staged_codes": codes})
     return {"seekers": todo.height, **counts}
 
 
-def normalize_profiles(profiles: pl.DataFrame, ref: Reference) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill."""
+def normalize_profiles(
+    profiles: pl.DataFrame, ref: Reference, *, encoder: str = "none"
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill.
+    ``encoder``: the sentence encoder added to title normalization (``tremplin.encoder``)."""
     known_sheets = ref.rome.sheets.get_column(c.ROME_CODE).implode()
     known_items = ref.rome.items.get_column("item_code").implode()
 
@@ -207,7 +212,7 @@ def normalize_profiles(profiles: pl.DataFrame, ref: Reference) -> tuple[pl.DataF
 
     titles, skills = split(c.OCCUPATIONS, known_sheets), split(c.SKILLS, known_items)
     resolved = []
-    for terms, index in ((titles, title_index(ref)), (skills, skill_index(ref))):
+    for terms, index in ((titles, title_index(ref, encoder)), (skills, skill_index(ref))):
         free = terms.filter(~pl.col("is_code")).select(pl.col("term").unique().sort())
         queries = free.select(pl.col("term").alias(QUERY_ID), pl.col("term").alias(TEXT))
         best = index.best(queries, min_score=MIN_NORMALIZE_SCORE) if free.height else None

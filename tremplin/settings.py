@@ -92,6 +92,8 @@ class Settings:
     max_radius_km: float = 200.0
     shortlist_per_position: int = 5
     stale_profile_days: int = 365
+    # "use": add the multilingual sentence encoder to title normalization (tremplin.encoder); slower, a bit better
+    title_encoder: str = "none"
 
     # routing and caps
     rural_density_levels: tuple[int, ...] = (5, 6, 7)
@@ -201,6 +203,10 @@ class Settings:
         total = self.weight_skill + self.weight_occupation + self.weight_distance
         if abs(total - 1.0) > 1e-9:
             raise ConfigError(f"score weights must add up to 1, got {total}")
+        from tremplin.encoder import ENCODERS
+
+        if self.title_encoder not in ENCODERS:
+            raise ConfigError(f"title_encoder must be one of {', '.join(ENCODERS)}, got {self.title_encoder!r}")
         if self.sms_backend not in ("file", "twilio"):
             raise ConfigError(f"sms_backend must be 'file' or 'twilio', got {self.sms_backend!r}")
         if not 0 <= self.min_score <= 1:
