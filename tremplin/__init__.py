@@ -12,9 +12,10 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0"
 
 
-def code_version() -> str:
-    """Package version plus the git commit when run from a checkout, for the run manifest."""
-    root = Path(__file__).resolve().parent.parent
+def code_version(root: Path | None = None) -> str:
+    """Package version plus the git commit when run from a checkout (``root``: this package's), for the run
+    manifest."""
+    root = root or Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -24,8 +25,17 @@ def code_version() -> str:
             timeout=5,
             check=True,
         ).stdout.strip()
-        # tracked files changed since that commit: a run record must not pass itself off as the commit
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, timeout=5, check=False).returncode == 1
+        # tracked files changed since that commit: a run record must not pass itself off as the commit. The
+        # benchmark's own output file is left out, or every benchmark step after the first would be "dirty".
+        dirty = (
+            subprocess.run(
+                ["git", "diff", "--quiet", "HEAD", "--", ".", ":(exclude)bench/results.json"],
+                cwd=root,
+                timeout=5,
+                check=False,
+            ).returncode
+            == 1
+        )
     except (OSError, subprocess.SubprocessError):
         return __version__
     if not commit:

@@ -13,6 +13,7 @@ ever in the index it is searched against.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import unicodedata
@@ -24,6 +25,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import polars as pl
 
+from connectors.reference import REAL_OFFERS_FILE
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, TEXT, TaxonomyIndex, Weights, gender_forms
 from tremplin.encoder import title_encoder, use_encoder
 
@@ -212,8 +214,23 @@ def normalization_benchmark(data_dir: Path, *, seed: int = 0) -> dict[str, Any]:
             f"an index without its part; weights and build settings chosen on parts {TUNING_PARTS}, never on part 0"
         ),
         "variants": results,
+        "real_offers": real_offer_titles(rome, data_dir),
         "timing": _timing(rome),
     }
+
+
+def real_offer_titles(rome: Any, data_dir: Path) -> dict[str, Any]:
+    """The default title index on the real France Travail offers: the title an employer wrote, searched against
+    all of ROME, and the ROME code France Travail set for the offer as the truth."""
+    path = data_dir / REAL_OFFERS_FILE
+    if not path.exists():
+        return {"file": str(REAL_OFFERS_FILE), "missing": True}
+    offers = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    offers = [o for o in offers if o.get("intitule") and o.get("romeCode")]
+    queries = pl.DataFrame({QUERY_ID: [o["id"] for o in offers], TEXT: [o["intitule"] for o in offers]})
+    truth = pl.DataFrame({QUERY_ID: [o["id"] for o in offers], CONCEPT_ID: [o["romeCode"] for o in offers]})
+    figures = evaluate(TaxonomyIndex.build(rome.title_labels.rename({"rome_code": CONCEPT_ID})), queries, truth)
+    return {"file": str(REAL_OFFERS_FILE), **figures}
 
 
 def _timing(rome: Any, *, n_queries: int = 100_000, encoder_queries: int = 2_000) -> dict[str, dict[str, float]]:
@@ -250,7 +267,6 @@ def _timing(rome: Any, *, n_queries: int = 100_000, encoder_queries: int = 2_000
 
 
 if __name__ == "__main__":  # python -m tremplin.normalize_quality DATA_DIR [OUT.json]
-    import json
     import sys
 
     figures = normalization_benchmark(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data"))
