@@ -284,6 +284,16 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
+def _with_concepts(pairs: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` plus the (form, concept) rows of ``found`` it lacks, as label -1 with zero label signals."""
+    only = found.select("form", "concept").join(
+        pairs.select("form", "concept").unique(), on=["form", "concept"], how="anti"
+    )
+    return pl.concat(
+        [pairs, only.select("form", pl.lit(-1, pl.Int64).alias("label"), "concept")], how="diagonal_relaxed"
+    ).with_columns(pl.col(pl.Float64).fill_null(0.0))
+
+
 def _documents(concept_ids: np.ndarray, frame: pl.DataFrame, column: str) -> list[str]:
     """One folded text per concept of ``concept_ids``: its rows of ``frame`` joined ("" when none)."""
     texts = dict(
@@ -452,10 +462,7 @@ class TaxonomyIndex:
             q_desc = sp.csr_matrix(self.description_vectorizer.transform(form_text))
             by_description = top(q_desc, self.description_t, "description", "concept")
             per_concept = per_concept.join(by_description, on=["form", "concept"], how="full", coalesce=True)
-            only = by_description.join(pairs.select("form", "concept").unique(), on=["form", "concept"], how="anti")
-            pairs = pl.concat(
-                [pairs, only.select("form", pl.lit(-1, pl.Int64).alias("label"), "concept")], how="diagonal_relaxed"
-            ).with_columns(pl.col(pl.Float64).fill_null(0.0))
+            pairs = _with_concepts(pairs, by_description)
         else:
             per_concept = per_concept.with_columns(pl.lit(0.0).alias("description"))
         closeness = self._closeness(form_text) if self.embed is not None else None
@@ -468,10 +475,7 @@ class TaxonomyIndex:
                     "concept": nearest.ravel().astype(np.int64),
                 }
             )
-            only = by_encoder.join(pairs.select("form", "concept").unique(), on=["form", "concept"], how="anti")
-            pairs = pl.concat(
-                [pairs, only.select("form", pl.lit(-1, pl.Int64).alias("label"), "concept")], how="diagonal_relaxed"
-            ).with_columns(pl.col(pl.Float64).fill_null(0.0))
+            pairs = _with_concepts(pairs, by_encoder)
         asked = pairs.select("form", "concept").unique()
         encoder = (
             closeness[asked.get_column("form").to_numpy(), asked.get_column("concept").to_numpy()]
