@@ -350,11 +350,16 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
     earlier, _own, later = offers_by_night(store, run_date)
     other_nights = pl.concat([earlier, later])
     history = caps_history(store, run_date, later_nights=later.height > 0)
+    places = reference(settings).communes.select(c.COMMUNE, c.DENSITY_LEVEL)
     with Warehouse.open(settings.warehouse) as wh:
-        matches, model = ranking(wh, settings, run_date, wh.frame("select_matches", {"run_date": run_date}))
+        # only the columns routing reads: at 5M seekers the full profiles and skill lists would not fit
+        night = {"run_date": run_date}
+        matches, model = ranking(wh, settings, run_date, wh.frame("select_matches_to_route", night))
         wh.execute("update_run_manifest_model", {"run_date": run_date, "model_json": json.dumps(model)})
-        seekers, vacancies = load_match_inputs(wh, settings, run_date)
-        matched = seekers.join(matches.select(c.SEEKER_ID).unique(), on=c.SEEKER_ID, how="semi")
+        matched = wh.frame("select_seekers_to_route", night).join(
+            places, on=c.COMMUNE, how="inner", maintain_order="left"
+        )
+        vacancies = wh.frame("select_vacancies_to_route", night)
         history = matched.select(
             c.SEEKER_ID,
             pl.col(c.MOBILE).is_in(suppressed).fill_null(False).alias(OPTED_OUT),
