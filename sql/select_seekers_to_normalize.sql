@@ -1,18 +1,6 @@
--- select_seekers_to_normalize: profiles never normalized, or changed since they last were
-with seekers as (
-    select seeker_id, occupations, skills, updated_at from seekers
-),
-
-codes as (
-    select seeker_id, profile_updated_at from seeker_codes
-),
-
-final as (
-    select seekers.*
-    from seekers
-    left join codes using (seeker_id)
-    where codes.profile_updated_at is null or codes.profile_updated_at < seekers.updated_at
-)
-
-select * from final
-order by seeker_id
+-- select_seekers_to_normalize: one batch of the staged profiles to normalize (stage_seekers_to_normalize)
+select seekers.seeker_id, seekers.occupations, seekers.skills, seekers.updated_at
+from seekers
+inner join seekers_to_normalize using (seeker_id)
+order by seekers.seeker_id
+limit $rows offset $skip

@@ -180,24 +180,41 @@ def skill_index(ref: Reference) -> TaxonomyIndex:
     return TaxonomyIndex.build(ref.rome.items.select(pl.col("item_code").alias(CONCEPT_ID), LABEL))
 
 
-def normalize(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Map free-text titles and skills of new or changed profiles to ROME sheets and items."""
+NORMALIZE_BATCH = 500_000  # profiles read, normalized and written at a time: memory follows this, not the inputs
+
+
+def normalize(settings: Settings, run_date: date, *, batch: int = NORMALIZE_BATCH) -> dict[str, Any]:
+    """Map free-text titles and skills of new or changed profiles to ROME sheets and items, ``batch``
+    profiles at a time (a profile's codes depend on it alone, so the batches change no result)."""
     ref = reference(settings)
+    totals = {"seekers": 0, "free_text_titles": 0, "free_text_skills": 0, "unresolved": 0}
+    indexes: tuple[TaxonomyIndex, TaxonomyIndex] | None = None
     with Warehouse.open(settings.warehouse) as wh:
-        todo = wh.frame("select_seekers_to_normalize")
-        if todo.is_empty():
-            return {"seekers": 0, "free_text_titles": 0, "free_text_skills": 0, "unresolved": 0}
-        codes, counts = normalize_profiles(todo, ref, encoder=settings.title_encoder)
-        with wh.transaction():
-            wh.execute("upsert_seeker_codes", None, {"staged_codes": codes})
-    return {"seekers": todo.height, **counts}
+        wh.execute("stage_seekers_to_normalize")
+        while True:
+            todo = wh.frame("select_seekers_to_normalize", {"rows": batch, "skip": totals["seekers"]})
+            if todo.is_empty():
+                break
+            indexes = indexes or (title_index(ref, settings.title_encoder), skill_index(ref))
+            codes, counts = normalize_profiles(todo, ref, indexes=indexes)
+            with wh.transaction():
+                wh.execute("upsert_seeker_codes", None, {"staged_codes": codes})
+            totals["seekers"] += todo.height
+            for name, count in counts.items():
+                totals[name] += count
+    return totals
 
 
 def normalize_profiles(
-    profiles: pl.DataFrame, ref: Reference, *, encoder: str = "none"
+    profiles: pl.DataFrame,
+    ref: Reference,
+    *,
+    encoder: str = "none",
+    indexes: tuple[TaxonomyIndex, TaxonomyIndex] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill.
-    ``encoder``: the sentence encoder added to title normalization (``tremplin.encoder``)."""
+    ``encoder``: the sentence encoder added to title normalization (``tremplin.encoder``); ``indexes``: the
+    title and skill indexes when the caller has built them already."""
     known_sheets = ref.rome.sheets.get_column(c.ROME_CODE).implode()
     known_items = ref.rome.items.get_column("item_code").implode()
 
@@ -212,7 +229,8 @@ def normalize_profiles(
 
     titles, skills = split(c.OCCUPATIONS, known_sheets), split(c.SKILLS, known_items)
     resolved = []
-    for terms, index in ((titles, title_index(ref, encoder)), (skills, skill_index(ref))):
+    title_idx, skill_idx = indexes or (title_index(ref, encoder), skill_index(ref))
+    for terms, index in ((titles, title_idx), (skills, skill_idx)):
         free = terms.filter(~pl.col("is_code")).select(pl.col("term").unique().sort())
         queries = free.select(pl.col("term").alias(QUERY_ID), pl.col("term").alias(TEXT))
         best = index.best(queries, min_score=MIN_NORMALIZE_SCORE) if free.height else None
