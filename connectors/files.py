@@ -8,6 +8,7 @@ object) flattened to the vacancy columns of ``docs/inputs.md``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,30 @@ def read_raw(item: InputFile) -> pl.DataFrame:
     except Exception as exc:
         raise InputFileError(item.path, f"unreadable {item.fmt} file ({type(exc).__name__}: {exc})") from exc
     return _as_text(frame)
+
+
+def read_raw_batches(item: InputFile, *, rows: int) -> Iterator[pl.DataFrame]:
+    """``read_raw`` ``rows`` at a time, with the lines of the whole file. Parquet is read a slice at a time,
+    so memory follows ``rows``; CSV and JSON are read whole, then cut. An empty file gives one empty frame.
+
+    Raises InputFileError when the file as a whole cannot be read.
+    """
+    if item.fmt != "parquet":
+        whole = read_raw(item)
+        for start in range(0, max(whole.height, 1), rows):
+            yield whole.slice(start, rows)
+        return
+    try:
+        lazy = pl.scan_parquet(item.path).with_row_index(LINE_COL, offset=1)
+        total = lazy.select(pl.len()).collect().item()
+    except Exception as exc:
+        raise InputFileError(item.path, f"unreadable parquet file ({type(exc).__name__}: {exc})") from exc
+    for start in range(0, max(total, 1), rows):
+        try:
+            part = lazy.slice(start, rows).collect()
+        except Exception as exc:
+            raise InputFileError(item.path, f"unreadable parquet file ({type(exc).__name__}: {exc})") from exc
+        yield _as_text(part)
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,10 @@
 -- upsert_seeker_protected: protected attributes, kept apart, newest wins
+-- each batch holds one row per id already (the newest, the last line among equals): the newest of the
+-- file is the newest over its batches, the later batch among equals
 with staged as (
-    select * from staged_seekers
+    select * exclude (batch)
+    from file_seekers
+    qualify row_number() over (partition by seeker_id order by updated_at desc, batch desc) = 1
 ),
 
 final as (

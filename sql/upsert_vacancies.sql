@@ -1,6 +1,10 @@
 -- upsert_vacancies: load validated vacancies; a row replaces the stored one only when it is newer
+-- each batch holds one row per id already (the newest, the last line among equals): the newest of the
+-- file is the newest over its batches, the later batch among equals
 with staged as (
-    select * from staged_vacancies
+    select * exclude (batch)
+    from file_vacancies
+    qualify row_number() over (partition by vacancy_id order by updated_at desc, batch desc) = 1
 ),
 
 final as (

@@ -211,3 +211,42 @@ def test_a_closing_day_takes_the_vacancy_out_of_matching_and_into_the_outbox_clo
     assert pipeline.publish(settings, NIGHT)["vacancy_closures"] == 2
     closures = {r["vacancy_id"]: r["closed_on"] for r in OpStore(settings.opstore).table_rows(vacancy_closures)}
     assert closures == {"V-today": date(2026, 11, 24), "V-gone": date(2026, 11, 23)}
+
+
+def test_batches_keep_the_newest_row_and_the_last_line_among_equals(settings: Settings) -> None:
+    same_time_later_line = GOOD_1.replace(",30,", ",50,")
+    older_last_line = GOOD_1.replace("2026-11-01T10:00:00Z", "2026-10-01T10:00:00Z").replace(",30,", ",80,")
+    write_inbox(settings, GOOD_1, same_time_later_line, GOOD_2, older_last_line, BAD_COMMUNE, offers=False)
+    # one row per batch: S1's three rows are in batches 0, 1 and 3. Of the two with the newest updated_at the
+    # later line wins (radius 50), as when the file is read in one piece; the older one never does
+    pipeline.ingest(settings, NIGHT, batch=1)
+    t = tables(settings)
+    assert t["seekers"].sort("seeker_id").select("seeker_id", "radius_km").rows() == [("S1", 50.0), ("S2", 30.0)]
+    assert t["quarantine"].select("line", "field").rows() == [(6, "commune")]  # header, then lines 2 to 6
+    stats = t["ingest_stats"].row(0, named=True)
+    assert (stats["rows_read"], stats["rows_loaded"], stats["rows_quarantined"]) == (5, 4, 1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_batches_load_what_one_pass_loads(tmp_path: Path, data_dir: Path, reference, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    from tremplin.generate import generate
+
+    loaded = []
+    for batch in (37, pipeline.INGEST_BATCH):
+        settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path / str(batch))
+        generate(
+            reference,
+            seekers=400,
+            vacancies=120,
+            seed=5,
+            out_dir=settings.inbox / NIGHT.isoformat(),
+            fmt=fmt,
+            bad_row_rate=0.05,
+        )
+        result = pipeline.ingest(settings, NIGHT, batch=batch)
+        loaded.append((result, tables(settings)))
+    (batched, t_batched), (whole, t_whole) = loaded
+    assert batched == whole
+    assert t_whole["quarantine"].height > 0 and t_whole["seekers"].height > 300
+    for name, frame in t_whole.items():
+        assert frame.equals(t_batched[name]), name

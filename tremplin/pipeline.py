@@ -88,7 +88,10 @@ def sync_feedback(settings: Settings, run_date: date) -> dict[str, Any]:
     return {"feedback_events": events.height, "positive": int(events["label"].sum()) if events.height else 0}
 
 
-def ingest(settings: Settings, run_date: date) -> dict[str, Any]:
+INGEST_BATCH = 500_000  # rows of one input file validated at a time: memory follows this, not the file
+
+
+def ingest(settings: Settings, run_date: date, *, batch: int = INGEST_BATCH) -> dict[str, Any]:
     """Validate and load the night's files; bad rows go to quarantine, good rows are upserted."""
     ref = reference(settings)
     day_dir = settings.inbox / run_date.isoformat()
@@ -101,46 +104,63 @@ def ingest(settings: Settings, run_date: date) -> dict[str, Any]:
         wh.execute("delete_quarantine", {"run_date": run_date})
         wh.execute("delete_ingest_stats", {"run_date": run_date})
         for item in inputs:
-            per_file.append(_ingest_file(wh, settings, ref, item, run_date))
+            per_file.append(_ingest_file(wh, settings, ref, item, run_date, batch=batch))
         # the record names each input by fingerprint and says how many rows it gave, even if a later step fails
         wh.execute("update_run_manifest_inputs", {"run_date": run_date, "inputs_json": json.dumps(per_file)})
     return {"files": per_file}
 
 
 def _ingest_file(
-    wh: Warehouse, settings: Settings, ref: Reference, item: files.InputFile, run_date: date
+    wh: Warehouse,
+    settings: Settings,
+    ref: Reference,
+    item: files.InputFile,
+    run_date: date,
+    *,
+    batch: int = INGEST_BATCH,
 ) -> dict[str, Any]:
-    raw = files.read_raw(item)
+    """Validate one file ``batch`` rows at a time and load it: every batch's good rows go to a staging table
+    of the file, its bad rows to quarantine; then the newest row per id of the whole file is upserted."""
     name = item.path.name
-    required = SEEKER_REQUIRED if item.kind == files.SEEKERS else VACANCY_REQUIRED
-    absent = missing_columns(raw, required)
-    if absent and raw.height:
-        raise InputFileError(item.path, f"missing required column(s): {', '.join(absent)}", line=1)
-    if item.kind == files.SEEKERS:
-        checked = validate_seekers(
-            raw,
-            file=name,
-            communes=ref.communes,
-            default_radius_km=settings.default_radius_km,
-            max_radius_km=settings.max_radius_km,
-        )
+    seekers = item.kind == files.SEEKERS
+    kind = "seekers" if seekers else "vacancies"
+    read, bad_rows, staged = 0, 0, 0
+    for number, raw in enumerate(files.read_raw_batches(item, rows=batch)):
+        if number == 0:
+            absent = missing_columns(raw, SEEKER_REQUIRED if seekers else VACANCY_REQUIRED)
+            if absent and raw.height:
+                raise InputFileError(item.path, f"missing required column(s): {', '.join(absent)}", line=1)
+        if seekers:
+            checked = validate_seekers(
+                raw,
+                file=name,
+                communes=ref.communes,
+                default_radius_km=settings.default_radius_km,
+                max_radius_km=settings.max_radius_km,
+            )
+        else:
+            checked = validate_vacancies(
+                raw, file=name, communes=ref.communes, rome_codes=ref.rome.sheets.get_column(c.ROME_CODE)
+            )
         if checked.good.height:
-            wh.execute("upsert_seekers", {"source_file": name}, {"staged_seekers": checked.good})
-            wh.execute("upsert_seeker_protected", None, {"staged_seekers": checked.good})
-    else:
-        checked = validate_vacancies(
-            raw, file=name, communes=ref.communes, rome_codes=ref.rome.sheets.get_column(c.ROME_CODE)
-        )
-        if checked.good.height:
-            wh.execute("upsert_vacancies", {"source_file": name}, {"staged_vacancies": checked.good})
-    if checked.quarantine.height:
-        wh.execute("insert_quarantine", {"run_date": run_date}, {"staged_quarantine": checked.quarantine})
-    bad_rows = checked.quarantine.get_column(c.LINE).n_unique()
+            step = f"append_file_{kind}" if staged else f"stage_file_{kind}"
+            numbered = checked.good.with_columns(pl.lit(number, dtype=pl.Int32).alias("batch"))
+            wh.execute(step, None, {f"batch_{kind}": numbered})
+            staged += 1
+        if checked.quarantine.height:
+            wh.execute("insert_quarantine", {"run_date": run_date}, {"staged_quarantine": checked.quarantine})
+        read += checked.read
+        bad_rows += checked.quarantine.get_column(c.LINE).n_unique()
+    if staged and seekers:
+        wh.execute("upsert_seekers", {"source_file": name})
+        wh.execute("upsert_seeker_protected")
+    elif staged:
+        wh.execute("upsert_vacancies", {"source_file": name})
     stats = {
         "file": name,
         "kind": item.kind,
-        "rows_read": checked.read,
-        "rows_loaded": checked.read - bad_rows,
+        "rows_read": read,
+        "rows_loaded": read - bad_rows,
         "rows_quarantined": bad_rows,
     }
     fingerprint = _fingerprint(item.path)
