@@ -41,12 +41,19 @@ class Warehouse:
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path | str, *, read_only: bool = False) -> Iterator[Warehouse]:
-        """Open (and create or migrate) the warehouse; close it at the end of the block."""
+    def open(cls, path: Path | str, *, read_only: bool = False, memory_limit: str | None = None) -> Iterator[Warehouse]:
+        """Open (and create or migrate) the warehouse; close it at the end of the block.
+
+        ``memory_limit`` (DuckDB's, e.g. "4GB"; None: DuckDB's default, 80 % of the machine) bounds what DuckDB
+        holds: past it, joins, sorts and staging tables spill to ``<warehouse>.tmp``.
+        """
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            config: dict[str, str | bool | int | float | list[str]] = (
+                {"memory_limit": memory_limit} if memory_limit else {}
+            )
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
         try:

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -41,6 +42,7 @@ NOT_SHAPING = frozenset(
         "data_dir",
         "home",
         "warehouse_path",
+        "warehouse_memory_limit",
         "opstore_url",
         "sms_sink_path",
         "inbox_path",
@@ -81,6 +83,10 @@ class Settings:
     opstore_url: str | None = None
     sms_sink_path: Path | None = None
     inbox_path: Path | None = None
+
+    # DuckDB's memory for one warehouse task ("4GB"; "none": DuckDB's default, 80 % of the machine); past it,
+    # DuckDB spills to disk, so a France-scale night fits beside the polars side of each step
+    warehouse_memory_limit: str = "4GB"
 
     # matching
     top_k: int = 10
@@ -162,6 +168,11 @@ class Settings:
         return self.warehouse_path or self.home / "warehouse.duckdb"
 
     @property
+    def warehouse_memory(self) -> str | None:
+        """``warehouse_memory_limit`` as ``Warehouse.open`` takes it."""
+        return None if self.warehouse_memory_limit == "none" else self.warehouse_memory_limit
+
+    @property
     def opstore(self) -> str:
         return self.opstore_url or f"sqlite:///{self.home / 'opstore.sqlite'}"
 
@@ -204,6 +215,13 @@ class Settings:
         if abs(total - 1.0) > 1e-9:
             raise ConfigError(f"score weights must add up to 1, got {total}")
         from tremplin.encoder import ENCODERS
+
+        if self.warehouse_memory_limit != "none" and not re.fullmatch(
+            r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", self.warehouse_memory_limit
+        ):
+            raise ConfigError(
+                f"warehouse_memory_limit must read like 4GB or 512MiB, or be none, got {self.warehouse_memory_limit!r}"
+            )
 
         if self.title_encoder not in ENCODERS:
             raise ConfigError(f"title_encoder must be one of {', '.join(ENCODERS)}, got {self.title_encoder!r}")

@@ -59,7 +59,7 @@ def _matches_file(folder: Path, shard: int) -> Path:
 
 def plan(settings: Settings, run_date: date) -> list[int]:
     """Export tonight's match inputs and the shard plan to Parquet; returns the shard ids (a short list)."""
-    with Warehouse.open(settings.warehouse, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
         seekers, vacancies = load_match_inputs(wh, settings, run_date)
         stale = wh.scalar(
             "count_stale_seekers",
@@ -121,21 +121,18 @@ def merge(settings: Settings, run_date: date) -> dict[str, Any]:
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise TremplinError(f"shard results missing in {folder}: {', '.join(missing)}")
-    matches = (
-        pl.concat([pl.read_parquet(f) for f in files]).sort(c.SEEKER_ID, c.RANK)
-        if files
-        else pl.DataFrame(schema={c.SEEKER_ID: pl.String})
-    )
-    with Warehouse.open(settings.warehouse) as wh, wh.transaction():
-        wh.execute("delete_matches", {"run_date": run_date})
-        if matches.height:
-            wh.execute("insert_matches", {"run_date": run_date}, {"staged_matches": matches})
+    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+        with wh.transaction():
+            wh.execute("delete_matches", {"run_date": run_date})
+            if files:  # DuckDB reads the files itself: the night's matches never sit in this process
+                wh.execute("insert_matches", {"run_date": run_date, "files": [str(f) for f in files]})
+        ((matches, matched_seekers),) = wh.execute("count_night_matches", {"run_date": run_date})
     return {
         "seekers_scored": meta["seekers"],
         "stale_seekers_excluded": meta["stale_seekers_excluded"],
         "vacancies": meta["vacancies"],
-        "matches": matches.height,
-        "matched_seekers": matches.get_column(c.SEEKER_ID).n_unique(),
+        "matches": matches,
+        "matched_seekers": matched_seekers,
         "shards": len(files),
     }
 

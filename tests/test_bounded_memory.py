@@ -1,4 +1,4 @@
-"""The normalize step reads, normalizes and writes profiles a batch at a time: the batches change no code."""
+"""Bounded memory at scale: normalize reads profiles a batch at a time, DuckDB keeps to its memory limit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
 from tremplin import pipeline
+from tremplin.errors import ConfigError
 from tremplin.generate import generate
 from tremplin.settings import Settings
 
@@ -45,3 +46,14 @@ def test_batch_edges(tmp_path: Path, reference: Reference, data_dir: Path, batch
     with Warehouse.open(settings.warehouse, read_only=True) as wh:
         seekers = wh.table("seekers").height  # every loaded profile is new, so all are normalized
     assert pipeline.normalize(settings, NIGHT, batch=batch)["seekers"] == seekers
+
+
+def test_the_warehouse_memory_limit_reaches_duckdb(tmp_path: Path, data_dir: Path) -> None:
+    settings = Settings.from_env({"TREMPLIN_WAREHOUSE_MEMORY_LIMIT": "300MiB"}, data_dir=data_dir, home=tmp_path)
+    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+        ((limit,),) = wh.con.execute("select current_setting('memory_limit')").fetchall()
+    assert limit in ("300.0 MiB", "314.5 MB")  # DuckDB shows it in its own unit
+    none = Settings.from_env({"TREMPLIN_WAREHOUSE_MEMORY_LIMIT": "none"}, data_dir=data_dir, home=tmp_path)
+    assert none.warehouse_memory is None
+    with pytest.raises(ConfigError, match="warehouse_memory_limit must read like 4GB"):
+        Settings.from_env({"TREMPLIN_WAREHOUSE_MEMORY_LIMIT": "lots"}, data_dir=data_dir, home=tmp_path)
