@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
+from matching.normalize import TEXT, TaxonomyIndex
 from tremplin import pipeline
 from tremplin.errors import ConfigError
 from tremplin.generate import generate
@@ -25,11 +27,23 @@ def _ingested(home: Path, reference: Reference, data_dir: Path) -> Settings:
     return settings
 
 
-def test_batches_give_the_codes_of_one_pass(tmp_path: Path, reference: Reference, data_dir: Path) -> None:
+def test_batches_give_the_codes_of_one_pass(
+    tmp_path: Path, reference: Reference, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     whole = _ingested(tmp_path / "whole", reference, data_dir)
     batched = _ingested(tmp_path / "batched", reference, data_dir)
     one = pipeline.normalize(whole, NIGHT)
+    searched: list[str] = []
+    best = TaxonomyIndex.best
+
+    def counting(self: TaxonomyIndex, queries: pl.DataFrame, *, min_score: float) -> pl.DataFrame:
+        searched.extend(queries.get_column(TEXT).to_list())
+        return best(self, queries, min_score=min_score)
+
+    monkeypatch.setattr(TaxonomyIndex, "best", counting)
     many = pipeline.normalize(batched, NIGHT, batch=64)  # 700 profiles: 10 full batches and one of 60
+    # every distinct free-text title or skill was searched in one batch only
+    assert len(searched) == len(set(searched)) > 100
     assert many == one and one["seekers"] > 600
     with Warehouse.open(whole.warehouse, read_only=True) as a, Warehouse.open(batched.warehouse, read_only=True) as b:
         codes_a = a.table("seeker_codes").sort(c.SEEKER_ID)

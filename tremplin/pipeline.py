@@ -209,6 +209,7 @@ def normalize(settings: Settings, run_date: date, *, batch: int = NORMALIZE_BATC
     ref = reference(settings)
     totals = {"seekers": 0, "free_text_titles": 0, "free_text_skills": 0, "unresolved": 0}
     indexes: tuple[TaxonomyIndex, TaxonomyIndex] | None = None
+    memo: dict[str, pl.DataFrame] = {}  # terms searched by earlier batches: each distinct term is searched once
     with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
         wh.execute("stage_seekers_to_normalize")
         while True:
@@ -216,7 +217,7 @@ def normalize(settings: Settings, run_date: date, *, batch: int = NORMALIZE_BATC
             if todo.is_empty():
                 break
             indexes = indexes or (title_index(ref, settings.title_encoder), skill_index(ref))
-            codes, counts = normalize_profiles(todo, ref, indexes=indexes)
+            codes, counts = normalize_profiles(todo, ref, indexes=indexes, memo=memo)
             with wh.transaction():
                 wh.execute("upsert_seeker_codes", None, {"staged_codes": codes})
             totals["seekers"] += todo.height
@@ -231,10 +232,12 @@ def normalize_profiles(
     *,
     encoder: str = "none",
     indexes: tuple[TaxonomyIndex, TaxonomyIndex] | None = None,
+    memo: dict[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill.
     ``encoder``: the sentence encoder added to title normalization (``tremplin.encoder``); ``indexes``: the
-    title and skill indexes when the caller has built them already."""
+    title and skill indexes when the caller has built them already; ``memo``: the (term, code) of the titles
+    and skills earlier batches searched, read and extended (code null: no concept close enough)."""
     known_sheets = ref.rome.sheets.get_column(c.ROME_CODE).implode()
     known_items = ref.rome.items.get_column("item_code").implode()
 
@@ -250,18 +253,24 @@ def normalize_profiles(
     titles, skills = split(c.OCCUPATIONS, known_sheets), split(c.SKILLS, known_items)
     resolved = []
     title_idx, skill_idx = indexes or (title_index(ref, encoder), skill_index(ref))
-    for terms, index in ((titles, title_idx), (skills, skill_idx)):
-        free = terms.filter(~pl.col("is_code")).select(pl.col("term").unique().sort())
+    memo = memo if memo is not None else {}
+    for name, terms, index in (("titles", titles, title_idx), ("skills", skills, skill_idx)):
+        searched = memo.get(name, pl.DataFrame(schema={"term": pl.String, "code": pl.String}))
+        # only terms no earlier batch searched: a term's concept depends on it alone
+        free = (
+            terms.filter(~pl.col("is_code"))
+            .select(pl.col("term").unique().sort())
+            .join(searched, on="term", how="anti")
+        )
         queries = free.select(pl.col("term").alias(QUERY_ID), pl.col("term").alias(TEXT))
         best = index.best(queries, min_score=MIN_NORMALIZE_SCORE) if free.height else None
-        mapping = (
-            best.select(pl.col(QUERY_ID).alias("term"), pl.col(CONCEPT_ID).alias("code"))
-            if best is not None
-            else pl.DataFrame(schema={"term": pl.String, "code": pl.String})
-        )
+        if best is not None:
+            found = best.select(pl.col(QUERY_ID).alias("term"), pl.col(CONCEPT_ID).alias("code"))
+            searched = pl.concat([searched, free.join(found, on="term", how="left")])  # unresolved: code null
+        memo[name] = searched
         # left order kept: a seeker's unresolved terms are listed in the order of the profile, not of a hash join
         resolved.append(
-            terms.join(mapping, on="term", how="left", maintain_order="left").with_columns(
+            terms.join(searched, on="term", how="left", maintain_order="left").with_columns(
                 pl.when(pl.col("is_code")).then(pl.col("term")).otherwise(pl.col("code")).alias("code")
             )
         )
