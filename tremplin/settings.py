@@ -84,9 +84,9 @@ class Settings:
     sms_sink_path: Path | None = None
     inbox_path: Path | None = None
 
-    # DuckDB's memory for one warehouse task ("4GB"; "none": DuckDB's default, 80 % of the machine); past it,
-    # DuckDB spills to disk, so a France-scale night fits beside the polars side of each step
-    warehouse_memory_limit: str = "4GB"
+    # DuckDB's memory for one warehouse task ("4GB": past it DuckDB spills to disk; "none": DuckDB's default, 80 %
+    # of the machine). At 5M seekers, 4GB bounds ingest but the merge of 13.6M matches cannot commit under it
+    warehouse_memory_limit: str = "none"
 
     # matching
     top_k: int = 10
