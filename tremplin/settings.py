@@ -85,7 +85,7 @@ class Settings:
     inbox_path: Path | None = None
 
     # DuckDB's memory for one warehouse task ("4GB": past it DuckDB spills to disk; "none": DuckDB's default, 80 %
-    # of the machine). At 5M seekers, 4GB bounds ingest but the merge of 13.6M matches cannot commit under it
+    # of the machine). At 5M seekers, 4GB bounds ingest but the merge of 24.2M matches cannot commit under it
     warehouse_memory_limit: str = "none"
 
     # matching
