@@ -8,9 +8,9 @@ A failing statement raises :class:`WarehouseError` naming the statement.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import polars as pl
@@ -18,6 +18,16 @@ import polars as pl
 from tremplin.errors import WarehouseError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+class WarehouseSettings(Protocol):
+    """What ``Warehouse.of`` reads from the run's settings (``tremplin.settings.Settings``)."""
+
+    @property
+    def warehouse(self) -> Path: ...
+
+    @property
+    def warehouse_memory(self) -> str | None: ...
 
 
 def statement(name: str) -> str:
@@ -38,6 +48,11 @@ class Warehouse:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+
+    @classmethod
+    def of(cls, settings: WarehouseSettings, *, read_only: bool = False) -> AbstractContextManager[Warehouse]:
+        """``open`` the run's warehouse with its memory limit: how every step opens it."""
+        return cls.open(settings.warehouse, read_only=read_only, memory_limit=settings.warehouse_memory)
 
     @classmethod
     @contextmanager

@@ -41,7 +41,7 @@ class UnknownRun(TremplinError):
 
 def resolve_run(settings: Settings, run: str) -> date:
     """A run id (``2026-11-23-ab12cd34``, from the manifest) or a run date (``2026-11-23``) to the run date."""
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         found = wh.scalar("select_run_by_id", {"run_id": run})
     if found is not None:
         return found if isinstance(found, date) else date.fromisoformat(str(found))
@@ -54,7 +54,7 @@ def resolve_run(settings: Settings, run: str) -> date:
 def collect(settings: Settings, run_date: date, *, as_of: datetime) -> dict[str, Any]:
     """The report's figures for the night ``run_date``, with the operational store read as of ``as_of``."""
     out: dict[str, Any] = {"run_date": run_date.isoformat(), "generated_at": as_of.astimezone(UTC).isoformat()}
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         out.update(_night(wh, settings, run_date))
         audited = wh.frame("select_audit_seekers", _fresh(settings, run_date) | {"run_date": run_date})
     store = OpStore(settings.opstore)

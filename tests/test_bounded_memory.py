@@ -64,7 +64,7 @@ def test_batch_edges(tmp_path: Path, reference: Reference, data_dir: Path, batch
 
 def test_the_warehouse_memory_limit_reaches_duckdb(tmp_path: Path, data_dir: Path) -> None:
     settings = Settings.from_env({"TREMPLIN_WAREHOUSE_MEMORY_LIMIT": "300MiB"}, data_dir=data_dir, home=tmp_path)
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+    with Warehouse.of(settings) as wh:
         ((limit,),) = wh.con.execute("select current_setting('memory_limit')").fetchall()
     assert limit in ("300.0 MiB", "314.5 MB")  # DuckDB shows it in its own unit
     none = Settings.from_env({"TREMPLIN_WAREHOUSE_MEMORY_LIMIT": "none"}, data_dir=data_dir, home=tmp_path)

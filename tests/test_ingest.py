@@ -7,14 +7,17 @@ import json
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
+from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS
 from tremplin import pipeline
 from tremplin.errors import InputFileError
+from tremplin.generate import generate
 from tremplin.settings import Settings
 
 NIGHT = date(2026, 11, 23)
@@ -162,23 +165,23 @@ def test_vacancies_from_csv_and_parquet_agree(settings: Settings, tmp_path: Path
     assert v1["required_skill_codes"] == ["100341"]
 
 
-def test_seekers_in_csv_jsonl_and_parquet_load_the_same(tmp_path: Path, data_dir: Path, reference) -> None:  # type: ignore[no-untyped-def]
-    from tremplin.generate import generate
+def ingest_generated(
+    home: Path, data_dir: Path, reference: Reference, fmt: str, *, seekers: int, vacancies: int, seed: int, batch: int
+) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+    """Generate a night's files (5 % bad rows) in ``fmt``, ingest them ``batch`` rows at a time: result, tables."""
+    settings = Settings.from_env({}, data_dir=data_dir, home=home)
+    out_dir = settings.inbox / NIGHT.isoformat()
+    generate(reference, seekers=seekers, vacancies=vacancies, seed=seed, out_dir=out_dir, fmt=fmt, bad_row_rate=0.05)
+    result = pipeline.ingest(settings, NIGHT, batch=batch)
+    return result, tables(settings)
 
+
+def test_seekers_in_csv_jsonl_and_parquet_load_the_same(tmp_path: Path, data_dir: Path, reference: Reference) -> None:
     loaded = {}
     for fmt in ("csv", "jsonl", "parquet"):
-        settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path / fmt)
-        generate(
-            reference,
-            seekers=500,
-            vacancies=50,
-            seed=9,
-            out_dir=settings.inbox / NIGHT.isoformat(),
-            fmt=fmt,
-            bad_row_rate=0.05,
+        _, t = ingest_generated(
+            tmp_path / fmt, data_dir, reference, fmt, seekers=500, vacancies=50, seed=9, batch=pipeline.INGEST_BATCH
         )
-        pipeline.ingest(settings, NIGHT)
-        t = tables(settings)
         loaded[fmt] = (
             t["seekers"].drop("source_file"),
             # a CSV file's header is line 1, so its rows are one line further down than in JSONL or Parquet
@@ -228,24 +231,13 @@ def test_batches_keep_the_newest_row_and_the_last_line_among_equals(settings: Se
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-def test_batches_load_what_one_pass_loads(tmp_path: Path, data_dir: Path, reference, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    from tremplin.generate import generate
-
-    loaded = []
-    for batch in (37, pipeline.INGEST_BATCH):
-        settings = Settings.from_env({}, data_dir=data_dir, home=tmp_path / str(batch))
-        generate(
-            reference,
-            seekers=400,
-            vacancies=120,
-            seed=5,
-            out_dir=settings.inbox / NIGHT.isoformat(),
-            fmt=fmt,
-            bad_row_rate=0.05,
-        )
-        result = pipeline.ingest(settings, NIGHT, batch=batch)
-        loaded.append((result, tables(settings)))
-    (batched, t_batched), (whole, t_whole) = loaded
+def test_batches_load_what_one_pass_loads(tmp_path: Path, data_dir: Path, reference: Reference, fmt: str) -> None:
+    batched, t_batched = ingest_generated(
+        tmp_path / "37", data_dir, reference, fmt, seekers=400, vacancies=120, seed=5, batch=37
+    )
+    whole, t_whole = ingest_generated(
+        tmp_path / "all", data_dir, reference, fmt, seekers=400, vacancies=120, seed=5, batch=pipeline.INGEST_BATCH
+    )
     assert batched == whole
     assert t_whole["quarantine"].height > 0 and t_whole["seekers"].height > 300
     for name, frame in t_whole.items():

@@ -198,7 +198,7 @@ def _outputs(settings: Settings, run_date: date) -> dict[str, Any]:
     """What the night produced, to check both runs agree: matches, matched seekers, routing, publishing."""
     from connectors.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         matches = wh.frame("select_matches", {"run_date": run_date})
         routing = wh.table("routing")
     return {

@@ -111,7 +111,7 @@ def _time_short_lists(settings: Settings, run_date: date) -> dict[str, Any]:
     from connectors.warehouse import Warehouse
     from matching.offers import shortlists
 
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         matches = wh.frame("select_matches", {"run_date": run_date})
         vacancies = wh.table("vacancies")
     started = time.perf_counter()

@@ -10,11 +10,12 @@ thousands a second for the lexical signals (figures in bench/results.json, secti
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from matching.normalize import Embed
+if TYPE_CHECKING:  # settings validation imports this module: it must not pull in the normalizer's libraries
+    from matching.normalize import Embed
 
 ENCODERS = ("none", "use")
 _DIMENSIONS = 512

@@ -20,7 +20,7 @@ RELATION_FR = {
 
 def latest_night(settings: Settings, seeker_id: str) -> date:
     """The last night that matched this seeker (else the last night that matched anyone)."""
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         night = wh.scalar("select_latest_night", {"seeker_id": seeker_id})
     if night is None:
         raise TremplinError(f"the warehouse {settings.warehouse} holds no night yet: run tremplin nightly first")
@@ -32,7 +32,7 @@ def explain_seeker(settings: Settings, seeker_id: str, run_date: date) -> str:
     ref = cached_reference(str(settings.data_dir))
     labels = dict(ref.rome.items.select("item_code", "label").iter_rows())
     sheets = dict(ref.rome.sheets.select(c.ROME_CODE, "label").iter_rows())
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         profile = wh.frame("select_seeker", {"seeker_id": seeker_id})
         matches = wh.frame("select_seeker_matches", {"seeker_id": seeker_id, "run_date": run_date})
     if profile.is_empty():

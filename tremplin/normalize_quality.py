@@ -13,7 +13,6 @@ ever in the index it is searched against.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import unicodedata
@@ -25,7 +24,9 @@ from typing import Any, TypeAlias
 import numpy as np
 import polars as pl
 
+from connectors import files
 from connectors.reference import REAL_OFFERS_FILE
+from matching import columns as c
 from matching.normalize import CONCEPT_ID, LABEL, QUERY_ID, RANK, TEXT, TaxonomyIndex, Weights, gender_forms
 from tremplin.encoder import title_encoder, use_encoder
 
@@ -225,10 +226,11 @@ def real_offer_titles(rome: Any, data_dir: Path) -> dict[str, Any]:
     path = data_dir / REAL_OFFERS_FILE
     if not path.exists():
         return {"file": str(REAL_OFFERS_FILE), "missing": True}
-    offers = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    offers = [o for o in offers if o.get("intitule") and o.get("romeCode")]
-    queries = pl.DataFrame({QUERY_ID: [o["id"] for o in offers], TEXT: [o["intitule"] for o in offers]})
-    truth = pl.DataFrame({QUERY_ID: [o["id"] for o in offers], CONCEPT_ID: [o["romeCode"] for o in offers]})
+    offers = files.read_raw(files.InputFile(files.VACANCIES, path, "jsonl")).filter(
+        pl.col(c.TITLE).is_not_null() & pl.col(c.ROME_CODE).is_not_null()
+    )
+    queries = offers.select(pl.col(c.VACANCY_ID).alias(QUERY_ID), pl.col(c.TITLE).alias(TEXT))
+    truth = offers.select(pl.col(c.VACANCY_ID).alias(QUERY_ID), pl.col(c.ROME_CODE).alias(CONCEPT_ID))
     figures = evaluate(TaxonomyIndex.build(rome.title_labels.rename({"rome_code": CONCEPT_ID})), queries, truth)
     return {"file": str(REAL_OFFERS_FILE), **figures}
 
@@ -267,6 +269,7 @@ def _timing(rome: Any, *, n_queries: int = 100_000, encoder_queries: int = 2_000
 
 
 if __name__ == "__main__":  # python -m tremplin.normalize_quality DATA_DIR [OUT.json]
+    import json
     import sys
 
     figures = normalization_benchmark(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data"))

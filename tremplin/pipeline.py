@@ -83,7 +83,7 @@ def reference(settings: Settings) -> Reference:
 def sync_feedback(settings: Settings, run_date: date) -> dict[str, Any]:
     """First task of the night: mirror the answers to earlier offers into the warehouse's feedback table."""
     events = OpStore(settings.opstore).feedback_events(until=run_end(run_date))
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh, wh.transaction():
+    with Warehouse.of(settings) as wh, wh.transaction():
         wh.execute("upsert_feedback", None, {"staged_feedback": events})
     return {"feedback_events": events.height, "positive": int(events["label"].sum()) if events.height else 0}
 
@@ -99,7 +99,7 @@ def ingest(settings: Settings, run_date: date, *, batch: int = INGEST_BATCH) -> 
     if not inputs:
         raise InputFileError(day_dir, "no seekers*, vacancies* or offres* file (.csv, .jsonl, .json, .parquet)")
     per_file: list[dict[str, Any]] = []
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh, wh.transaction():
+    with Warehouse.of(settings) as wh, wh.transaction():
         _open_manifest(wh, settings, run_date, ref, inputs)
         wh.execute("delete_quarantine", {"run_date": run_date})
         wh.execute("delete_ingest_stats", {"run_date": run_date})
@@ -210,7 +210,7 @@ def normalize(settings: Settings, run_date: date, *, batch: int = NORMALIZE_BATC
     totals = {"seekers": 0, "free_text_titles": 0, "free_text_skills": 0, "unresolved": 0}
     indexes: tuple[TaxonomyIndex, TaxonomyIndex] | None = None
     memo: dict[str, pl.DataFrame] = {}  # terms searched by earlier batches: each distinct term is searched once
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+    with Warehouse.of(settings) as wh:
         wh.execute("stage_seekers_to_normalize")
         while True:
             todo = wh.frame("select_seekers_to_normalize", {"rows": batch, "skip": totals["seekers"]})
@@ -230,14 +230,12 @@ def normalize_profiles(
     profiles: pl.DataFrame,
     ref: Reference,
     *,
-    encoder: str = "none",
     indexes: tuple[TaxonomyIndex, TaxonomyIndex] | None = None,
     memo: dict[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill.
-    ``encoder``: the sentence encoder added to title normalization (``tremplin.encoder``); ``indexes``: the
-    title and skill indexes when the caller has built them already; ``memo``: the (term, code) of the titles
-    and skills earlier batches searched, read and extended (code null: no concept close enough)."""
+    ``indexes``: the title and skill indexes (default: ROME's, lexical); ``memo``: the (term, code) of the
+    titles and skills earlier batches searched, read and extended (code null: no concept close enough)."""
     known_sheets = ref.rome.sheets.get_column(c.ROME_CODE).implode()
     known_items = ref.rome.items.get_column("item_code").implode()
 
@@ -252,7 +250,7 @@ def normalize_profiles(
 
     titles, skills = split(c.OCCUPATIONS, known_sheets), split(c.SKILLS, known_items)
     resolved = []
-    title_idx, skill_idx = indexes or (title_index(ref, encoder), skill_index(ref))
+    title_idx, skill_idx = indexes or (title_index(ref), skill_index(ref))
     memo = memo if memo is not None else {}
     for name, terms, index in (("titles", titles, title_idx), ("skills", skills, skill_idx)):
         searched = memo.get(name, pl.DataFrame(schema={"term": pl.String, "code": pl.String}))
@@ -398,7 +396,7 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
     other_nights = pl.concat([earlier, later])
     history = caps_history(store, run_date, later_nights=later.height > 0)
     places = reference(settings).communes.select(c.COMMUNE, c.DENSITY_LEVEL)
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+    with Warehouse.of(settings) as wh:
         # only the columns routing reads: at 5M seekers the full profiles and skill lists would not fit
         night = {"run_date": run_date}
         matches, model = ranking(wh, settings, run_date, wh.frame("select_matches_to_route", night))
@@ -477,7 +475,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
     (seekers, vacancies, agencies, the night's weights: the web app never opens the warehouse).
     Publishing twice adds nothing and changes nothing."""
     ref = reference(settings)
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+    with Warehouse.of(settings) as wh:
         offers = wh.frame("select_offers_to_publish", {"run_date": run_date})
         seekers = wh.frame("select_published_seekers", {"run_date": run_date})
         manifest = wh.frame("select_run_manifest", {"run_date": run_date})

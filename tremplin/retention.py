@@ -144,7 +144,7 @@ def run(settings: Settings, as_of: date | datetime, *, dry_run: bool = False) ->
     key = secrets.token_bytes(32)  # lives only in this call: the pseudonyms cannot be reversed afterwards
     store = OpStore(settings.opstore)
     try:
-        with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+        with Warehouse.of(settings) as wh:
             candidates = [row[0] for row in wh.execute("select_retention_candidates", {"cutoff": cut.seekers})]
             gone: list[str] = []
             for chunk in _chunks(candidates):

@@ -59,7 +59,7 @@ def _matches_file(folder: Path, shard: int) -> Path:
 
 def plan(settings: Settings, run_date: date) -> list[int]:
     """Export tonight's match inputs and the shard plan to Parquet; returns the shard ids (a short list)."""
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=True) as wh:
+    with Warehouse.of(settings, read_only=True) as wh:
         seekers, vacancies = load_match_inputs(wh, settings, run_date)
         stale = wh.scalar(
             "count_stale_seekers",
@@ -121,7 +121,7 @@ def merge(settings: Settings, run_date: date) -> dict[str, Any]:
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise TremplinError(f"shard results missing in {folder}: {', '.join(missing)}")
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+    with Warehouse.of(settings) as wh:
         with wh.transaction():
             wh.execute("delete_matches", {"run_date": run_date})
             if files:  # DuckDB reads the files itself: the night's matches never sit in this process

@@ -35,7 +35,7 @@ def collect(settings: Settings, run_date: date, *, finish: bool = False) -> dict
                 .group_by(counsellor_queue.c.agency_id)
             ).all()
         )
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory, read_only=not finish) as wh:
+    with Warehouse.of(settings, read_only=not finish) as wh:
         files, top_reasons = inputs(wh, run_date)
         matches, matched_seekers, matched_vacancies = wh.execute("count_matches", {"run_date": run_date})[0]
         routing = routing_by_reason(wh, run_date)

@@ -33,7 +33,7 @@ NIGHT_STEPS = tuple(STEPS)
 
 def record_step(settings: Settings, run_date: date, step: str, result: dict[str, Any]) -> dict[str, Any]:
     """Note in the warehouse that ``step`` finished for the night (what the run report checks)."""
-    with Warehouse.open(settings.warehouse, memory_limit=settings.warehouse_memory) as wh:
+    with Warehouse.of(settings) as wh:
         wh.execute(
             "upsert_run_step",
             {
