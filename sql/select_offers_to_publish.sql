@@ -1,4 +1,5 @@
--- select_offers_to_publish: tonight's offers with what the SMS and the counsellor need to see
+-- select_offers_to_publish: tonight's offers with what the SMS and the counsellor need to see, part $part of
+-- $parts: every offer to one phone number (or to one seeker without a mobile) falls in the same part
 with routing as (
     select * from routing
     where run_date = $run_date and channel in ('sms', 'counsellor')
@@ -22,6 +23,7 @@ final as (
     inner join matches using (seeker_id, vacancy_id)
     inner join seekers using (seeker_id)
     inner join vacancies using (vacancy_id)
+    where hash(coalesce(seekers.mobile, routing.seeker_id)) % cast($parts as ubigint) = $part
 )
 
 select * from final

@@ -1,5 +1,5 @@
 -- select_published_seekers: each seeker offered a vacancy tonight, with the profile the matching used
--- (no protected attribute: those live in seeker_protected) and the night's channel and reason
+-- (no protected attribute: those live in seeker_protected) and the night's channel and reason; part $part of $parts
 with routing as (
     select * from routing
     where run_date = $run_date and channel in ('sms', 'counsellor')
@@ -22,6 +22,7 @@ offered as (
     select routing.seeker_id, routing.channel, routing.reason
     from routing
     inner join matches using (seeker_id, vacancy_id)
+    where hash(routing.seeker_id) % cast($parts as ubigint) = $part
 ),
 
 final as (

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import sqlalchemy as sa
 
@@ -152,6 +156,37 @@ def test_publishing_again_changes_nothing_and_keeps_agency_names(night: Settings
     assert again["seekers_published"] == len(before["seekers"]) > 0
     assert snapshot(store) == before
     assert rows(store, agencies, "agency_id")[renamed]["name"] == "Agence de Privas"
+
+
+def test_publishing_in_parts_writes_what_one_part_writes(night: Settings, tmp_path: Path) -> None:
+    """The night's publish went in one part; publishing the same night in parts of 37 offers into an empty
+    store gives the same rows, reply references included (offers to one number share a part)."""
+    whole = OpStore(night.opstore)
+    routed = sum(1 for r in offered(whole))
+    assert routed > 3 * 37, "too few offers to need several parts: the test would show nothing"
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(night.warehouse, warehouse)
+    with duckdb.connect(warehouse) as con:  # the copy's night was never published
+        con.execute("delete from run_steps where step = 'publish'")
+    in_parts = replace(night, warehouse_path=warehouse, opstore_url=f"sqlite:///{tmp_path / 'parts.sqlite'}")
+    out = pipeline.publish(in_parts, MONDAY, batch=37)
+    assert out["parts"] == -(-routed // 37)
+    assert out["sms_added"] + out["queue_added"] == routed
+    assert comparable(snapshot(OpStore(in_parts.opstore))) == comparable(snapshot(whole))
+
+
+def comparable(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows without the times of writing and the agency names (another test renames one); times in UTC
+    (SQLite gives them naive, PostgreSQL aware)."""
+    drop = {"created_at", "published_at", "name"}
+
+    def utc(value: Any) -> Any:
+        return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+    kept = {
+        name: [{k: utc(v) for k, v in row.items() if k not in drop} for row in rows] for name, rows in tables.items()
+    }
+    return {name: sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str)) for name, rows in kept.items()}
 
 
 def test_run_weights_name_the_reranker_the_route_step_recorded(settings: Settings) -> None:

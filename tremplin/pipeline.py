@@ -470,43 +470,83 @@ def ranking(
 # --- publish -------------------------------------------------------------------------------------
 
 
-def publish(settings: Settings, run_date: date) -> dict[str, Any]:
+PUBLISH_BATCH = 200_000  # offers (and offered seekers) written at a time: memory follows this, not the night
+
+
+def publish(settings: Settings, run_date: date, *, batch: int = PUBLISH_BATCH) -> dict[str, Any]:
     """Write tonight's SMS outbox and counsellor queue items, after the copies the counsellor pages read
     (seekers, vacancies, agencies, the night's weights: the web app never opens the warehouse).
-    Publishing twice adds nothing and changes nothing."""
+    Publishing twice adds nothing and changes nothing.
+
+    The night is written in parts of about ``batch`` offers: seekers' copies by seeker, offers by phone
+    number, so that every offer to one number gets its reply reference in the same part."""
     ref = reference(settings)
-    with Warehouse.of(settings) as wh:
-        offers = wh.frame("select_offers_to_publish", {"run_date": run_date})
-        seekers = wh.frame("select_published_seekers", {"run_date": run_date})
-        manifest = wh.frame("select_run_manifest", {"run_date": run_date})
-        published_before = "publish" in wh.frame("select_run_steps", {"run_date": run_date})["step"].to_list()
+    names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
+    item_labels = ref.rome.items.select("item_code", LABEL)
+    store = OpStore(settings.opstore)
+    now = datetime.now(UTC)
+    night = {"run_date": run_date}
+    with Warehouse.of(settings, read_only=True) as wh:
+        routed_offers = int(wh.scalar("count_offers_to_publish", night) or 0)
+        parts = max(1, -(-routed_offers // max(1, batch)))
+        manifest = wh.frame("select_run_manifest", night)
+        published_before = "publish" in wh.frame("select_run_steps", night)["step"].to_list()
         # closing days from the feed; a month back covers every message that can still be waiting
         closing = wh.frame("select_vacancy_closures", {"since": run_date - timedelta(days=30)})
-    names = dict(ref.communes.select(c.COMMUNE, "name").iter_rows())
-    offers = with_explanations(offers, ref.rome.items.select("item_code", LABEL))
-    tz = ZoneInfo(settings.timezone)
-    not_before = datetime.combine(run_date, time(settings.send_start_hour), tzinfo=tz)
-    now = datetime.now(UTC)
-    sms_rows, queue_rows = [], []
-    store = OpStore(settings.opstore)
-    copies = _publish_copies(
-        store,
-        run_date=run_date,
-        seekers=_seeker_rows(seekers, ref, names, run_date),
-        vacancies=_vacancy_rows(offers, names, run_date),
-        weights=_run_weights(settings, manifest),
-        now=now,
-    )
-    # A night's offers are published once. A re-run may route differently from the first run when the store
-    # moved on since (SMS went out, replies, opt-outs, a backfilled night): once the night's publish step has
-    # finished its offers are final, and an interrupted one completes without giving a seeker a second offer.
-    _earlier, own, later = offers_by_night(store, run_date)
-    routed_offers = offers.height
-    if published_before:
+        copies = {"seekers_published": 0, "agencies_added": 0}
+        for part in range(parts):
+            seekers = wh.frame("select_published_seekers", {**night, "part": part, "parts": parts})
+            for key, count in _publish_seekers(store, _seeker_rows(seekers, ref, names, run_date)).items():
+                copies[key] += count
+        vacancies = _vacancy_rows(wh.frame("select_published_vacancies", night), names, run_date)
+        copies["vacancies_published"] = store.upsert(optables.vacancies, vacancies, newer="run_date")
+        _publish_weights(store, run_date=run_date, weights=_run_weights(settings, manifest), now=now)
+        # A night's offers are published once. A re-run may route differently from the first run when the store
+        # moved on since (SMS went out, replies, opt-outs, a backfilled night): once the night's publish step has
+        # finished its offers are final, and an interrupted one completes without giving a seeker a second offer.
+        _earlier, own, later = offers_by_night(store, run_date)
+        out = {"sms_offers": 0, "sms_added": 0, "queue_offers": 0, "queue_added": 0, "offers_not_published": 0}
+        for part in range(parts):
+            offers = wh.frame("select_offers_to_publish", {**night, "part": part, "parts": parts})
+            written = _publish_offers(
+                settings,
+                store,
+                with_explanations(offers, item_labels),
+                names=names,
+                run_date=run_date,
+                own=own,
+                later=later,
+                final=published_before,
+                now=now,
+            )
+            for key, count in written.items():
+                out[key] += count
+    closures = store.sync_feed_closures(closing.rows(), now=now)
+    return {**out, "vacancy_closures": closures, **copies, "parts": parts}
+
+
+def _publish_offers(
+    settings: Settings,
+    store: OpStore,
+    offers: pl.DataFrame,
+    *,
+    names: dict[str, str],
+    run_date: date,
+    own: pl.DataFrame,
+    later: pl.DataFrame,
+    final: bool,
+    now: datetime,
+) -> dict[str, int]:
+    """Write one part's SMS and counsellor items (``offers`` with their explanations). ``own``: the pairs the
+    store holds for this night already; ``final``: the night's publish finished before (its offers stand);
+    ``later``: pairs of later nights."""
+    routed = offers.height
+    if final:
         offers = offers.join(own, on=PAIR, how="semi")
     else:
         taken = own.join(offers.select(PAIR), on=PAIR, how="anti").select(c.SEEKER_ID).unique()
         offers = offers.join(taken, on=c.SEEKER_ID, how="anti")
+    not_before = datetime.combine(run_date, time(settings.send_start_hour), tzinfo=ZoneInfo(settings.timezone))
     sms_numbers = offers.filter(pl.col(c.CHANNEL) == c.CHANNEL_SMS)[c.MOBILE].to_list()
     earlier = store.reply_refs(sms_numbers, before=run_date)
     if later.height:
@@ -514,6 +554,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
         upto = store.reply_refs(sms_numbers, before=run_date + ONE_DAY)
         for phone, count in store.reply_refs(sms_numbers, before=date.max).items():
             earlier[phone] = earlier.get(phone, 0) + count - upto.get(phone, 0)
+    sms_rows, queue_rows = [], []
     for offer in offers.iter_rows(named=True):
         key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
         explanation = _explanation(offer)
@@ -570,42 +611,33 @@ def publish(settings: Settings, run_date: date) -> dict[str, Any]:
                     "version": 1,
                 }
             )
-    closures = store.sync_feed_closures(closing.rows(), now=now)
-    added_sms = store.insert_ignoring_duplicates(sms_outbox, sms_rows)
-    added_queue = store.insert_ignoring_duplicates(counsellor_queue, queue_rows)
     return {
         "sms_offers": len(sms_rows),
-        "sms_added": added_sms,
+        "sms_added": store.insert_ignoring_duplicates(sms_outbox, sms_rows),
         "queue_offers": len(queue_rows),
-        "queue_added": added_queue,
-        "offers_not_published": routed_offers - offers.height,
-        "vacancy_closures": closures,
-        **copies,
+        "queue_added": store.insert_ignoring_duplicates(counsellor_queue, queue_rows),
+        "offers_not_published": routed - offers.height,
     }
 
 
-def _publish_copies(
-    store: OpStore,
-    *,
-    run_date: date,
-    seekers: list[dict[str, Any]],
-    vacancies: list[dict[str, Any]],
-    weights: dict[str, Any],
-    now: datetime,
-) -> dict[str, int]:
-    """Upsert the night's copies of seekers and vacancies, add agencies not known yet (a name set by
-    someone stays) and record the night's weights (first publish time kept, so a re-run changes nothing)."""
+def _publish_seekers(store: OpStore, seekers: list[dict[str, Any]]) -> dict[str, int]:
+    """Upsert one part's seeker copies, after their agencies when not known yet (a name set by someone stays)."""
     agency_ids = sorted({row[c.AGENCY_ID] for row in seekers})
     added_agencies = store.insert_ignoring_duplicates(
         optables.agencies, [{"agency_id": agency, "name": f"Agence {agency}"} for agency in agency_ids]
     )
-    store.upsert(optables.seekers, seekers, newer="run_date")
-    store.upsert(optables.vacancies, vacancies, newer="run_date")
+    return {
+        "seekers_published": store.upsert(optables.seekers, seekers, newer="run_date"),
+        "agencies_added": added_agencies,
+    }
+
+
+def _publish_weights(store: OpStore, *, run_date: date, weights: dict[str, Any], now: datetime) -> None:
+    """Record the night's weights (first publish time kept, so a re-run changes nothing)."""
     first = {row["run_date"]: row["published_at"] for row in store.table_rows(optables.published_runs)}
     store.upsert(
         optables.published_runs, [{"run_date": run_date, "weights": weights, "published_at": first.get(run_date, now)}]
     )
-    return {"seekers_published": len(seekers), "vacancies_published": len(vacancies), "agencies_added": added_agencies}
 
 
 def _seeker_rows(seekers: pl.DataFrame, ref: Reference, names: dict[str, str], run_date: date) -> list[dict[str, Any]]:
@@ -651,9 +683,9 @@ def _seeker_rows(seekers: pl.DataFrame, ref: Reference, names: dict[str, str], r
     return rows
 
 
-def _vacancy_rows(offers: pl.DataFrame, names: dict[str, str], run_date: date) -> list[dict[str, Any]]:
+def _vacancy_rows(offered: pl.DataFrame, names: dict[str, str], run_date: date) -> list[dict[str, Any]]:
     """One row per vacancy offered tonight, by either channel."""
-    vacancies = offers.unique(c.VACANCY_ID, keep="first").sort(c.VACANCY_ID)
+    vacancies = offered.unique(c.VACANCY_ID, keep="first").sort(c.VACANCY_ID)
     return [
         {
             "vacancy_id": vacancy[c.VACANCY_ID],
