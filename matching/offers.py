@@ -8,6 +8,7 @@ nothing changes (a deferred-acceptance assignment, deterministic for a given inp
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from matching import columns as c
@@ -30,43 +31,88 @@ def select_offers(
 
     ``already_offered``: seeker_id, vacancy_id offered on earlier nights (never offered twice).
     ``vacancy_load``: vacancy_id, offered_count on earlier nights.
+
+    The rounds run on integer positions: each round sorts only the proposals and what the vacancies they reach
+    already hold, so a night of millions of matches takes seconds and little more memory than its keys.
     """
     routed = routing.filter(pl.col(c.CHANNEL).is_in([c.CHANNEL_SMS, c.CHANNEL_COUNSELLOR]))
+    pairs = [c.SEEKER_ID, c.VACANCY_ID]
+    # each seeker's matches, best first (ties: smaller vacancy id): row i is the seeker's (i - start)-th choice
     pool = (
-        matches.join(routed, on=c.SEEKER_ID, how="inner")
-        .join(already_offered.select(c.SEEKER_ID, c.VACANCY_ID), on=[c.SEEKER_ID, c.VACANCY_ID], how="anti")
+        matches.select(*pairs, c.SCORE)
+        .join(routed.select(c.SEEKER_ID), on=c.SEEKER_ID, how="semi")
+        .join(already_offered.select(pairs), on=pairs, how="anti")
         .sort([c.SEEKER_ID, c.SCORE, c.VACANCY_ID], descending=[False, True, False])
+        .with_columns(
+            pl.col(c.SEEKER_ID).rank("dense").cast(pl.Int64).sub(1).alias("_seeker"),  # in id order: the tie-break
+            pl.col(c.VACANCY_ID).rank("dense").cast(pl.Int64).sub(1).alias("_vacancy"),
+        )
     )
     room = (
-        vacancies.select(c.VACANCY_ID, (pl.col(c.POSITIONS) * shortlist_per_position).alias("_room"))
+        pool.select(c.VACANCY_ID, "_vacancy")
+        .unique(c.VACANCY_ID)
+        .join(vacancies.select(c.VACANCY_ID, c.POSITIONS), on=c.VACANCY_ID, how="left")
         .join(vacancy_load.select(c.VACANCY_ID, OFFERED), on=c.VACANCY_ID, how="left")
-        .select(c.VACANCY_ID, (pl.col("_room") - pl.col(OFFERED).fill_null(0)).clip(0, None).alias("_room"))
+        .select(
+            "_vacancy",
+            (pl.col(c.POSITIONS).fill_null(0) * shortlist_per_position - pl.col(OFFERED).fill_null(0))
+            .clip(0, None)
+            .alias("_room"),
+        )
+        .sort("_vacancy")
     )
-    accepted = pool.clear()
-    rejected = pool.clear().select(c.SEEKER_ID, c.VACANCY_ID)
+    kept = _deferred_acceptance(
+        pool["_seeker"].to_numpy(),
+        pool["_vacancy"].to_numpy(),
+        pool[c.SCORE].to_numpy(),
+        room["_room"].to_numpy(),
+        offers_per_seeker,
+    )
+    offers = pool.select(pairs).with_row_index("_row").filter(pl.col("_row").is_in(pl.Series(kept).implode()))
+    return (
+        matches.join(offers.select(pairs), on=pairs, how="semi")
+        .join(routed, on=c.SEEKER_ID, how="inner")
+        .sort([c.SEEKER_ID, c.SCORE, c.VACANCY_ID], descending=[False, True, False])
+    )
+
+
+def _deferred_acceptance(
+    seeker: np.ndarray, vacancy: np.ndarray, score: np.ndarray, room: np.ndarray, per_seeker: int
+) -> np.ndarray:
+    """The rows kept when seekers propose in row order (rows sorted by seeker, best choice first) and each
+    vacancy holds its best-scored proposals up to ``room`` (ties: smaller seeker). Returns row positions."""
+    rows = seeker.size
+    if rows == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, seeker[1:] != seeker[:-1]])
+    choices = np.diff(np.r_[starts, rows])
+    proposed = np.zeros(starts.size, dtype=np.int64)  # choices each seeker has proposed to so far
+    have = np.zeros(starts.size, dtype=np.int64)  # proposals each seeker has held now
+    held = np.empty(0, dtype=np.int64)
+    active = np.arange(starts.size)
     while True:
-        need = accepted.group_by(c.SEEKER_ID).len().rename({"len": "_have"})
-        proposals = (
-            pool.join(rejected, on=[c.SEEKER_ID, c.VACANCY_ID], how="anti")
-            .join(accepted.select(c.SEEKER_ID, c.VACANCY_ID), on=[c.SEEKER_ID, c.VACANCY_ID], how="anti")
-            .join(need, on=c.SEEKER_ID, how="left", maintain_order="left")  # the position picks the offer
-            .filter(pl.col("_have").fill_null(0) < offers_per_seeker)
-            .with_columns(pl.int_range(pl.len()).over(c.SEEKER_ID).alias("_n"))
-            .filter(pl.col("_n") < offers_per_seeker - pl.col("_have").fill_null(0))
-            .drop("_have", "_n")
-        )
-        if proposals.is_empty():
-            break
-        contenders = (
-            pl.concat([accepted, proposals])
-            .join(room, on=c.VACANCY_ID, how="left")
-            .sort([c.VACANCY_ID, c.SCORE, c.SEEKER_ID], descending=[False, True, False])
-            .with_columns(pl.int_range(pl.len()).over(c.VACANCY_ID).alias("_place"))
-        )
-        keep = contenders.filter(pl.col("_place") < pl.col("_room").fill_null(0)).drop("_room", "_place")
-        dropped = contenders.filter(pl.col("_place") >= pl.col("_room").fill_null(0)).select(c.SEEKER_ID, c.VACANCY_ID)
-        accepted, rejected = keep, pl.concat([rejected, dropped])
-    return accepted.sort([c.SEEKER_ID, c.SCORE], descending=[False, True])
+        want = np.minimum(per_seeker - have[active], choices[active] - proposed[active])
+        active, want = active[want > 0], want[want > 0]
+        if active.size == 0:
+            return np.sort(held)
+        # each active seeker's next ``want`` choices
+        first = np.repeat(starts[active] + proposed[active], want)
+        proposals = first + np.arange(want.sum()) - np.repeat(np.cumsum(want) - want, want)
+        proposed[active] += want
+        reached = np.zeros(room.size, dtype=bool)
+        reached[vacancy[proposals]] = True
+        contested = reached[vacancy[held]]
+        contenders = np.concatenate([held[contested], proposals])
+        contenders = contenders[np.lexsort((seeker[contenders], -score[contenders], vacancy[contenders]))]
+        by_vacancy = vacancy[contenders]
+        index = np.arange(contenders.size)
+        group_start = np.maximum.accumulate(np.where(np.r_[True, by_vacancy[1:] != by_vacancy[:-1]], index, 0))
+        keep = index - group_start < room[by_vacancy]
+        have += np.bincount(seeker[contenders[keep]], minlength=starts.size)
+        have -= np.bincount(seeker[held[contested]], minlength=starts.size)
+        held = np.concatenate([held[~contested], contenders[keep]])
+        # who proposes next round: this round's proposers and the seekers just displaced
+        active = np.union1d(active, seeker[contenders[~keep]])
 
 
 def final_routing(routing: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:

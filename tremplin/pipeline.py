@@ -405,35 +405,37 @@ def route_step(settings: Settings, run_date: date) -> dict[str, Any]:
             places, on=c.COMMUNE, how="inner", maintain_order="left"
         )
         vacancies = wh.frame("select_vacancies_to_route", night)
-        history = matched.select(
-            c.SEEKER_ID,
-            pl.col(c.MOBILE).is_in(suppressed).fill_null(False).alias(OPTED_OUT),
-            pl.col(c.MOBILE).is_in(undeliverable).fill_null(False).alias(UNDELIVERABLE_COLUMN),
-        ).join(history, on=c.SEEKER_ID, how="left")
-        rules = default_rules(
-            rural_density_levels=settings.rural_density_levels,
-            no_response_limit=settings.no_response_limit,
-            sms_per_day=settings.sms_per_day,
-            offers_per_week=settings.offers_per_week,
-        )
-        decided = route(matched, history, rules=rules)
-        offers = select_offers(
-            matches,
-            decided,
-            vacancies,
-            already_offered=other_nights,
-            vacancy_load=other_nights.group_by(c.VACANCY_ID).len("offered_count").cast({"offered_count": pl.Int64}),
-            shortlist_per_position=settings.shortlist_per_position,
-        )
-        routing = final_routing(decided, offers)
-        lists = shortlists(matches, vacancies, shortlist_per_position=settings.shortlist_per_position)
-        with wh.transaction():
-            wh.execute("delete_routing", {"run_date": run_date})
-            wh.execute("delete_shortlists", {"run_date": run_date})
-            if routing.height:
-                wh.execute("insert_routing", {"run_date": run_date}, {"staged_routing": routing})
-            if lists.height:
-                wh.execute("insert_shortlists", {"run_date": run_date}, {"staged_shortlists": lists})
+    # the warehouse is closed while routing runs: DuckDB's cache of what it read goes back to the machine
+    history = matched.select(
+        c.SEEKER_ID,
+        pl.col(c.MOBILE).is_in(suppressed).fill_null(False).alias(OPTED_OUT),
+        pl.col(c.MOBILE).is_in(undeliverable).fill_null(False).alias(UNDELIVERABLE_COLUMN),
+    ).join(history, on=c.SEEKER_ID, how="left")
+    rules = default_rules(
+        rural_density_levels=settings.rural_density_levels,
+        no_response_limit=settings.no_response_limit,
+        sms_per_day=settings.sms_per_day,
+        offers_per_week=settings.offers_per_week,
+    )
+    decided = route(matched, history, rules=rules)
+    offers = select_offers(
+        matches,
+        decided,
+        vacancies,
+        already_offered=other_nights,
+        vacancy_load=other_nights.group_by(c.VACANCY_ID).len("offered_count").cast({"offered_count": pl.Int64}),
+        shortlist_per_position=settings.shortlist_per_position,
+    )
+    routing = final_routing(decided, offers)
+    lists = shortlists(matches, vacancies, shortlist_per_position=settings.shortlist_per_position)
+    del matches, offers
+    with Warehouse.of(settings) as wh, wh.transaction():
+        wh.execute("delete_routing", {"run_date": run_date})
+        wh.execute("delete_shortlists", {"run_date": run_date})
+        if routing.height:
+            wh.execute("insert_routing", {"run_date": run_date}, {"staged_routing": routing})
+        if lists.height:
+            wh.execute("insert_shortlists", {"run_date": run_date}, {"staged_shortlists": lists})
     by_channel = routing.group_by(c.CHANNEL).len().sort(c.CHANNEL)
     shortlisted = lists.get_column(c.VACANCY_ID).n_unique()
     return {
