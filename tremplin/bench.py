@@ -111,9 +111,9 @@ def _time_short_lists(settings: Settings, run_date: date) -> dict[str, Any]:
     from connectors.warehouse import Warehouse
     from matching.offers import shortlists
 
-    with Warehouse.of(settings, read_only=True) as wh:
-        matches = wh.frame("select_matches", {"run_date": run_date})
-        vacancies = wh.table("vacancies")
+    with Warehouse.of(settings, read_only=True) as wh:  # what route reads for them
+        matches = wh.frame("select_matches_to_route", {"run_date": run_date})
+        vacancies = wh.frame("select_vacancies_to_route", {"run_date": run_date})
     started = time.perf_counter()
     lists = shortlists(matches, vacancies, shortlist_per_position=settings.shortlist_per_position)
     return {
