@@ -11,6 +11,7 @@ which cuts a part from 160 to 70 characters; ``to_gsm7`` replaces those characte
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -55,10 +56,14 @@ _REPLACEMENTS: Final[dict[str, str]] = {
 }
 
 
+_GSM7: Final[frozenset[str]] = GSM7_BASIC | GSM7_EXTENDED
+
+
 def _is_gsm7(char: str) -> bool:
-    return char in GSM7_BASIC or char in GSM7_EXTENDED
+    return char in _GSM7
 
 
+@functools.cache
 def _clean_char(char: str) -> str:
     if _is_gsm7(char):
         return char
@@ -81,12 +86,14 @@ def to_gsm7(text: str) -> str:
     >>> to_gsm7("Il coûte 5 € à l’œil")
     "Il coute 5 € à l'oeil"
     """
-    return "".join(_clean_char(ch) for ch in text)
+    if _GSM7.issuperset(text):  # most texts: nothing to replace
+        return text
+    return "".join(map(_clean_char, text))
 
 
 def encoding(text: str) -> Encoding:
     """``"GSM-7"`` when every character is in the GSM 03.38 alphabet or its extension, else ``"UCS-2"``."""
-    return "GSM-7" if all(_is_gsm7(ch) for ch in text) else "UCS-2"
+    return "GSM-7" if _GSM7.issuperset(text) else "UCS-2"
 
 
 def _units(text: str, enc: Encoding) -> list[int]:
@@ -119,6 +126,8 @@ def segments(text: str) -> int:
     if not text:
         return 0
     enc = encoding(text)
+    if enc == "GSM-7" and len(text) + sum(map(text.count, GSM7_EXTENDED)) <= GSM7_SINGLE:
+        return 1  # the usual case, counted without a list of sizes
     units = _units(text, enc)
     single, part = (GSM7_SINGLE, GSM7_PART) if enc == "GSM-7" else (UCS2_SINGLE, UCS2_PART)
     if sum(units) <= single:
