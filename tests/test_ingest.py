@@ -15,7 +15,7 @@ import pytest
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS
-from tremplin import pipeline
+from tremplin import pipeline, publish
 from tremplin.errors import InputFileError
 from tremplin.generate import generate
 from tremplin.settings import Settings
@@ -211,7 +211,7 @@ def test_a_closing_day_takes_the_vacancy_out_of_matching_and_into_the_outbox_clo
         _seekers, vacancies = pipeline.load_match_inputs(wh, settings, NIGHT)
     # open on its last day, gone the day after
     assert sorted(vacancies["vacancy_id"]) == ["V-open", "V-today"]
-    assert pipeline.publish(settings, NIGHT)["vacancy_closures"] == 2
+    assert publish.publish(settings, NIGHT)["vacancy_closures"] == 2
     closures = {r["vacancy_id"]: r["closed_on"] for r in OpStore(settings.opstore).table_rows(vacancy_closures)}
     assert closures == {"V-today": date(2026, 11, 24), "V-gone": date(2026, 11, 23)}
 

@@ -92,7 +92,13 @@ def test_a_chain_of_displaced_seekers() -> None:
     # two offers a seeker change nothing here: each vacancy has room for one, and whoever loses one has no
     # other match left
     two = select_offers(
-        m, routing, vac, already_offered=NONE_OFFERED, vacancy_load=NO_LOAD, shortlist_per_position=1, offers_per_seeker=2
+        m,
+        routing,
+        vac,
+        already_offered=NONE_OFFERED,
+        vacancy_load=NO_LOAD,
+        shortlist_per_position=1,
+        offers_per_seeker=2,
     )
     assert pairs(two) == {("A", "V1"), ("B", "V2"), ("C", "V3")}
 
@@ -158,7 +164,9 @@ def test_the_same_offers_as_plain_deferred_acceptance(night: dict[str, object]) 
     # every offer carries its match's score and its seeker's channel, best first per seeker
     m, routing = night["matches"], night["routing"]
     assert isinstance(m, pl.DataFrame) and isinstance(routing, pl.DataFrame)
-    expected = out.select(c.SEEKER_ID, c.VACANCY_ID).join(m, on=[c.SEEKER_ID, c.VACANCY_ID]).join(routing, on=c.SEEKER_ID)
+    expected = (
+        out.select(c.SEEKER_ID, c.VACANCY_ID).join(m, on=[c.SEEKER_ID, c.VACANCY_ID]).join(routing, on=c.SEEKER_ID)
+    )
     assert sorted(out.select(expected.columns).rows()) == sorted(expected.rows())
     assert out[c.CHANNEL].is_in([c.CHANNEL_SMS, c.CHANNEL_COUNSELLOR]).all()
     assert out.rows() == out.sort([c.SEEKER_ID, c.SCORE, c.VACANCY_ID], descending=[False, True, False]).rows()

@@ -21,7 +21,7 @@ from connectors.optables import agencies, counsellor_queue, published_runs, seek
 from connectors.warehouse import Warehouse
 from matching import columns as c
 from tests import test_night
-from tremplin import pipeline
+from tremplin import publish
 from tremplin.settings import Settings
 
 MONDAY = test_night.MONDAY
@@ -151,7 +151,7 @@ def test_publishing_again_changes_nothing_and_keeps_agency_names(night: Settings
         renamed = conn.execute(sa.select(agencies.c.agency_id).limit(1)).scalar_one()
         conn.execute(sa.update(agencies).where(agencies.c.agency_id == renamed).values(name="Agence de Privas"))
     before = snapshot(store)
-    again = pipeline.publish(night, MONDAY)
+    again = publish.publish(night, MONDAY)
     assert (again["sms_added"], again["queue_added"], again["agencies_added"]) == (0, 0, 0)
     assert again["seekers_published"] == len(before["seekers"]) > 0
     assert snapshot(store) == before
@@ -169,7 +169,7 @@ def test_publishing_in_parts_writes_what_one_part_writes(night: Settings, tmp_pa
     with duckdb.connect(warehouse) as con:  # the copy's night was never published
         con.execute("delete from run_steps where step = 'publish'")
     in_parts = replace(night, warehouse_path=warehouse, opstore_url=f"sqlite:///{tmp_path / 'parts.sqlite'}")
-    out = pipeline.publish(in_parts, MONDAY, batch=37)
+    out = publish.publish(in_parts, MONDAY, batch=37)
     assert out["parts"] == -(-routed // 37)
     assert out["sms_added"] + out["queue_added"] == routed
     assert comparable(snapshot(OpStore(in_parts.opstore))) == comparable(snapshot(whole))
@@ -204,7 +204,7 @@ def test_run_weights_name_the_reranker_the_route_step_recorded(settings: Setting
         },
     }
     manifest = pl.DataFrame({"run_date": [MONDAY], "model_json": [json.dumps(model)]})
-    weights = pipeline._run_weights(settings, manifest)
+    weights = publish._run_weights(settings, manifest)
     assert weights["ranking"] == "reranker"
     assert weights["reranker"] == {
         "version": "lr-abc123",
@@ -213,7 +213,7 @@ def test_run_weights_name_the_reranker_the_route_step_recorded(settings: Setting
         "intercept": -2.0,
     }
     # a night without a manifest record (publish run on its own): the settings' weights, no re-ranker
-    empty = pipeline._run_weights(settings, pl.DataFrame(schema={"run_date": pl.Date, "model_json": pl.String}))
+    empty = publish._run_weights(settings, pl.DataFrame(schema={"run_date": pl.Date, "model_json": pl.String}))
     assert (empty["ranking"], empty["reranker"], empty["weight_skill"]) == ("default_weights", None, 0.55)
 
 

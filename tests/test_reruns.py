@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -34,7 +35,7 @@ from connectors.reference import Reference
 from connectors.sms import RecordingGateway, SentMessage
 from connectors.warehouse import SQL_DIR, Warehouse
 from tests.conftest import REAL_OFFERS
-from tremplin import pipeline, tasks
+from tremplin import publish, tasks
 from tremplin.airflow_runner import settings_env
 from tremplin.dispatch import dispatch
 from tremplin.generate import generate
@@ -212,7 +213,7 @@ def test_an_interrupted_publish_never_gives_a_seeker_a_second_offer_that_night(
         ).fetchall()
         wh.con.execute("delete from run_steps where run_date = ? and step = 'publish'", [NIGHT]).fetchall()
     try:
-        result = pipeline.publish(night, NIGHT)
+        result = publish.publish(night, NIGHT)
         assert (result["sms_added"], result["queue_added"], result["offers_not_published"]) == (0, 0, 1)
         after = store_rows(night)
         assert after["sms_outbox"] == before["sms_outbox"]
@@ -315,7 +316,7 @@ def test_the_dispatch_task_twice_sends_each_message_once(
     are due) and a send window open every hour of every day, so only a French public holiday keeps it shut."""
     from tremplin.send_window import is_french_holiday
 
-    today = datetime.now(UTC).astimezone(pipeline.ZoneInfo("Europe/Paris")).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Paris")).date()
     yesterday = today - timedelta(days=1)
     settings = Settings.from_env(
         {},

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.warehouse import Warehouse
-from tremplin import pipeline, shard_steps, summary
+from tremplin import pipeline, publish, shard_steps, summary
 from tremplin.dispatch import dispatch
 from tremplin.errors import TremplinError
 from tremplin.settings import Settings
@@ -20,7 +20,7 @@ STEPS: dict[str, Callable[[Settings, date], dict[str, Any]]] = {
     "normalize": pipeline.normalize,
     "score": shard_steps.score_in_process,
     "route": pipeline.route_step,
-    "publish": pipeline.publish,
+    "publish": publish.publish,
     "summary": lambda settings, run_date: summary.collect(settings, run_date, finish=True),
 }
 
