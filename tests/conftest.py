@@ -12,6 +12,8 @@ from connectors.reference import REAL_OFFERS_FILE, Reference, cached_reference
 from tests import pg
 from tremplin.settings import PROJECT_ROOT, Settings
 
+pytest_plugins = ["tests.sigterm"]  # a terminated run still stops the servers its fixtures started
+
 SHARED_DATA = Path(os.environ.get("TREMPLIN_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 REAL_OFFERS = SHARED_DATA / REAL_OFFERS_FILE
 
