@@ -85,14 +85,10 @@ def read_raw_batches(item: InputFile, *, rows: int) -> Iterator[pl.DataFrame]:
     try:
         lazy = pl.scan_parquet(item.path).with_row_index(LINE_COL, offset=1)
         total = lazy.select(pl.len()).collect().item()
-    except Exception as exc:
+        for start in range(0, max(total, 1), rows):
+            yield _as_text(lazy.slice(start, rows).collect())
+    except Exception as exc:  # raised here only: the caller's own errors do not come back through a yield
         raise InputFileError(item.path, f"unreadable parquet file ({type(exc).__name__}: {exc})") from exc
-    for start in range(0, max(total, 1), rows):
-        try:
-            part = lazy.slice(start, rows).collect()
-        except Exception as exc:
-            raise InputFileError(item.path, f"unreadable parquet file ({type(exc).__name__}: {exc})") from exc
-        yield _as_text(part)
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:

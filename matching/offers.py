@@ -68,9 +68,8 @@ def select_offers(
         room["_room"].to_numpy(),
         offers_per_seeker,
     )
-    offers = pool.select(pairs).with_row_index("_row").filter(pl.col("_row").is_in(pl.Series(kept).implode()))
     return (
-        matches.join(offers.select(pairs), on=pairs, how="semi")
+        matches.join(pool.select(pairs)[kept], on=pairs, how="semi")
         .join(routed, on=c.SEEKER_ID, how="inner")
         .sort([c.SEEKER_ID, c.SCORE, c.VACANCY_ID], descending=[False, True, False])
     )

@@ -162,7 +162,7 @@ def test_publishing_in_parts_writes_what_one_part_writes(night: Settings, tmp_pa
     """The night's publish went in one part; publishing the same night in parts of 37 offers into an empty
     store gives the same rows, reply references included (offers to one number share a part)."""
     whole = OpStore(night.opstore)
-    routed = sum(1 for r in offered(whole))
+    routed = len(offered(whole))
     assert routed > 3 * 37, "too few offers to need several parts: the test would show nothing"
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(night.warehouse, warehouse)
@@ -170,7 +170,7 @@ def test_publishing_in_parts_writes_what_one_part_writes(night: Settings, tmp_pa
         con.execute("delete from run_steps where step = 'publish'")
     in_parts = replace(night, warehouse_path=warehouse, opstore_url=f"sqlite:///{tmp_path / 'parts.sqlite'}")
     out = publish.publish(in_parts, MONDAY, batch=37)
-    assert out["parts"] == -(-routed // 37)
+    assert 37 * (out["parts"] - 1) < routed <= 37 * out["parts"]  # as few parts of 37 as hold them all
     assert out["sms_added"] + out["queue_added"] == routed
     assert comparable(snapshot(OpStore(in_parts.opstore))) == comparable(snapshot(whole))
 

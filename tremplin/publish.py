@@ -4,6 +4,7 @@ in the operational store, written in parts so that memory follows the part, not 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,11 +62,10 @@ def publish(settings: Settings, run_date: date, *, batch: int = PUBLISH_BATCH) -
         published_before = "publish" in wh.frame("select_run_steps", night)["step"].to_list()
         # closing days from the feed; a month back covers every message that can still be waiting
         closing = wh.frame("select_vacancy_closures", {"since": run_date - timedelta(days=30)})
-        copies = {"seekers_published": 0, "agencies_added": 0}
+        copies: Counter[str] = Counter(seekers_published=0, agencies_added=0)
         for part in range(parts):
             seekers = wh.frame("select_published_seekers", {**night, "part": part, "parts": parts})
-            for key, count in _publish_seekers(store, _seeker_rows(seekers, ref, names, run_date)).items():
-                copies[key] += count
+            copies.update(_publish_seekers(store, _seeker_rows(seekers, ref, names, run_date)))
         vacancies = _vacancy_rows(wh.frame("select_published_vacancies", night), names, run_date)
         copies["vacancies_published"] = store.upsert(optables.vacancies, vacancies, newer="run_date")
         _publish_weights(store, run_date=run_date, weights=_run_weights(settings, manifest), now=now)
@@ -73,7 +73,7 @@ def publish(settings: Settings, run_date: date, *, batch: int = PUBLISH_BATCH) -
         # moved on since (SMS went out, replies, opt-outs, a backfilled night): once the night's publish step has
         # finished its offers are final, and an interrupted one completes without giving a seeker a second offer.
         _earlier, own, later = offers_by_night(store, run_date)
-        out = {"sms_offers": 0, "sms_added": 0, "queue_offers": 0, "queue_added": 0, "offers_not_published": 0}
+        out: Counter[str] = Counter(sms_offers=0, sms_added=0, queue_offers=0, queue_added=0, offers_not_published=0)
         for part in range(parts):
             offers = wh.frame("select_offers_to_publish", {**night, "part": part, "parts": parts})
             written = _publish_offers(
@@ -87,8 +87,7 @@ def publish(settings: Settings, run_date: date, *, batch: int = PUBLISH_BATCH) -
                 final=published_before,
                 now=now,
             )
-            for key, count in written.items():
-                out[key] += count
+            out.update(written)
     closures = store.sync_feed_closures(closing.rows(), now=now)
     return {**out, "vacancy_closures": closures, **copies, "parts": parts}
 
