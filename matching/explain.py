@@ -49,30 +49,57 @@ def sentence(*, matched: list[str], missing: list[str], distance_km: float, rela
     return " ".join(p for p in parts if p)
 
 
+def _listed_expr(labels: pl.Expr) -> pl.Expr:
+    """``_listed`` on a list column."""
+    shown = labels.list.head(MAX_LISTED).list.join(", ")
+    rest = labels.list.len().cast(pl.Int64) - MAX_LISTED
+    return pl.when(rest > 0).then(pl.concat_str(shown, pl.lit(" et "), rest, pl.lit(" autre(s)"))).otherwise(shown)
+
+
+def _sentence_expr(matched: pl.Expr, missing: pl.Expr, distance_km: pl.Expr, relation: pl.Expr) -> pl.Expr:
+    """``sentence`` as one expression: the same text for every row, without a Python call per match."""
+    n_matched, n_missing = matched.list.len(), missing.list.len()
+    skills = (
+        pl.when(n_matched > 0)
+        .then(pl.concat_str(pl.lit("Correspond à "), n_matched, pl.lit(" de vos compétences ("), _listed_expr(matched)))
+        .otherwise(pl.lit("Aucune de vos compétences déclarées n'est demandée"))
+    )
+    noun = pl.when(n_missing == 1).then(pl.lit("compétence demandée")).otherwise(pl.lit("compétences demandées"))
+    lacking = pl.when(n_missing > 0).then(
+        pl.concat_str(pl.lit("Il vous manque "), n_missing, pl.lit(" "), noun, pl.lit(" : "), _listed_expr(missing))
+    )
+    km = distance_km.round(0, mode="half_to_even").cast(pl.Int64)  # Python's round(), as in ``_distance``
+    where = (
+        pl.when(distance_km < 1)
+        .then(pl.lit("Tout près de chez vous"))
+        .otherwise(pl.concat_str(pl.lit("À "), km, pl.lit(" km de chez vous")))
+    )
+    return pl.concat_str(
+        pl.concat_str(skills, pl.when(n_matched > 0).then(pl.lit(").")).otherwise(pl.lit("."))),
+        pl.concat_str(lacking, pl.lit(".")),
+        pl.concat_str(where, pl.lit(".")),
+        relation.replace_strict(RELATIONS, default=None, return_dtype=pl.String),
+        separator=" ",
+        ignore_nulls=True,
+    )
+
+
 def with_explanations(matches: pl.DataFrame, item_labels: pl.DataFrame) -> pl.DataFrame:
     """Add the labels of matched and missing skills and the French sentence to a matches frame.
 
     ``item_labels`` has ``item_code`` and ``label``; a code without a label is shown as itself.
     """
-    lookup = dict(item_labels.select("item_code", "label").iter_rows())
+    codes = item_labels.get_column("item_code").cast(pl.String)
+    labels = item_labels.get_column("label").cast(pl.String)
+    empty = pl.lit([], dtype=pl.List(pl.String))
 
-    def names(codes: list[str] | None) -> list[str]:
-        return [lookup.get(code, code) for code in codes or []]
+    def named(column: str) -> pl.Expr:
+        return pl.col(column).fill_null(empty).list.eval(pl.element().replace(codes, labels))
 
-    matched = [names(v) for v in matches.get_column(c.MATCHED_SKILLS).to_list()]
-    missing = [names(v) for v in matches.get_column(c.MISSING_REQUIRED_SKILLS).to_list()]
-    texts = [
-        sentence(matched=m, missing=x, distance_km=d, relation=r)
-        for m, x, d, r in zip(
-            matched,
-            missing,
-            matches.get_column(c.DISTANCE_KM).to_list(),
-            matches.get_column(c.OCCUPATION_RELATION).to_list(),
-            strict=True,
-        )
-    ]
     return matches.with_columns(
-        pl.Series(MATCHED_LABELS, matched, dtype=pl.List(pl.String)),
-        pl.Series(MISSING_LABELS, missing, dtype=pl.List(pl.String)),
-        pl.Series(EXPLANATION, texts, dtype=pl.String),
+        named(c.MATCHED_SKILLS).alias(MATCHED_LABELS), named(c.MISSING_REQUIRED_SKILLS).alias(MISSING_LABELS)
+    ).with_columns(
+        _sentence_expr(
+            pl.col(MATCHED_LABELS), pl.col(MISSING_LABELS), pl.col(c.DISTANCE_KM), pl.col(c.OCCUPATION_RELATION)
+        ).alias(EXPLANATION)
     )

@@ -273,8 +273,10 @@ def test_evaluate_by_hand() -> None:
     assert result["n_queries"] == 4
     assert result["accuracy_at_1"] == pytest.approx(1 / 4)
     assert result["mrr"] == pytest.approx((1 + 1 / 3 + 0 + 1 / 2) / 4)
+    assert result["recall_at_10"] == pytest.approx(3 / 4)  # q3 alone has no truth in its list
     top2 = evaluate(_Ranked(), queries, truth, k=2)  # type: ignore[arg-type]
     assert top2["mrr"] == pytest.approx((1 + 0 + 0 + 1 / 2) / 4)
+    assert top2["recall_at_2"] == pytest.approx(2 / 4)  # q1 and q4 (its truth A at rank 2)
 
 
 def test_quality_floor_on_held_out_synonyms(rome: Rome) -> None:

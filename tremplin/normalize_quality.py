@@ -87,7 +87,9 @@ def noisy(text: str, *, seed: int = 0) -> str:
 
 
 def evaluate(index: TaxonomyIndex, queries: pl.DataFrame, truth: pl.DataFrame, *, k: int = 10) -> dict[str, Any]:
-    """Accuracy at 1 and mean reciprocal rank of the true concept within the top ``k`` (0 if absent).
+    """Accuracy at 1, mean reciprocal rank of the true concept within the top ``k`` (0 if absent), and recall
+    at ``k``: the share of queries whose true concept is in the top ``k`` at all, which is also the best MRR any
+    re-ordering of those ``k`` could reach.
 
     A query with several true concepts counts its best-ranked one.
     """
@@ -105,6 +107,7 @@ def evaluate(index: TaxonomyIndex, queries: pl.DataFrame, truth: pl.DataFrame, *
     return {
         "accuracy_at_1": float((reciprocal == 1).sum()) / n if n else 0.0,
         "mrr": float((1.0 / reciprocal).sum()) / n if n else 0.0,
+        f"recall_at_{k}": reciprocal.len() / n if n else 0.0,
         "n_queries": n,
         "seconds": round(seconds, 3),
     }

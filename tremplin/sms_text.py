@@ -126,8 +126,9 @@ def segments(text: str) -> int:
     if not text:
         return 0
     enc = encoding(text)
-    if enc == "GSM-7" and len(text) + sum(map(text.count, GSM7_EXTENDED)) <= GSM7_SINGLE:
-        return 1  # the usual case, counted without a list of sizes
+    if enc == "GSM-7" and GSM7_EXTENDED.isdisjoint(text):
+        # the usual case, every character one septet: counted without a list of sizes
+        return 1 if len(text) <= GSM7_SINGLE else -(-len(text) // GSM7_PART)
     units = _units(text, enc)
     single, part = (GSM7_SINGLE, GSM7_PART) if enc == "GSM-7" else (UCS2_SINGLE, UCS2_PART)
     if sum(units) <= single:
