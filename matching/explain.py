@@ -35,7 +35,11 @@ def _distance(km: float) -> str:
 
 
 def sentence(*, matched: list[str], missing: list[str], distance_km: float, relation: str) -> str:
-    """One match in French: matched skills, missing required skills, distance, occupation relation."""
+    """One match in French: matched skills, missing required skills, distance, occupation relation.
+
+    The rule written plainly, one match at a time; ``with_explanations`` says the same for a whole frame with
+    polars expressions (a Hypothesis test holds the two equal row by row).
+    """
     parts = []
     if matched:
         parts.append(f"Correspond à {len(matched)} de vos compétences ({_listed(matched)}).")
