@@ -217,7 +217,7 @@ def run_scale(
         "published": outputs["publish"],
         "publish_postgresql": {
             **outputs["publish_postgresql"],
-            "same_rows_as_sqlite": _same_counts(outputs["publish_postgresql"], outputs["publish"]),
+            "same_counts_as_sqlite": _same_counts(outputs["publish_postgresql"], outputs["publish"]),
         },
     }
     merge_results(out, ("scale", f"{seekers}x{vacancies}"), result)
@@ -229,7 +229,7 @@ def run_scale(
 
 
 def _same_counts(postgresql: dict[str, Any], sqlite: dict[str, Any]) -> bool | None:
-    """Whether both publishes wrote the same numbers of rows (None when PostgreSQL was skipped)."""
+    """Whether both publishes wrote the same numbers of rows to each table (None when PostgreSQL was skipped)."""
     if "skipped" in postgresql:
         return None
     return all(postgresql.get(key) == value for key, value in sqlite.items())
