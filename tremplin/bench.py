@@ -229,7 +229,8 @@ def run_scale(
 
 
 def _same_counts(postgresql: dict[str, Any], sqlite: dict[str, Any]) -> bool | None:
-    """Whether both publishes wrote the same numbers of rows to each table (None when PostgreSQL was skipped)."""
+    """Whether both publishes report the same counts (SMS, queue items, seeker, vacancy and agency copies,
+    closures, parts); None when PostgreSQL was skipped."""
     if "skipped" in postgresql:
         return None
     return all(postgresql.get(key) == value for key, value in sqlite.items())

@@ -103,11 +103,11 @@ def evaluate(index: TaxonomyIndex, queries: pl.DataFrame, truth: pl.DataFrame, *
         .agg(pl.col(RANK).min())
     )
     n = queries.height
-    reciprocal = ranks.get_column(RANK).drop_nulls().cast(pl.Float64)
+    best_rank = ranks.get_column(RANK).drop_nulls().cast(pl.Float64)  # of the queries found within k
     return {
-        "accuracy_at_1": float((reciprocal == 1).sum()) / n if n else 0.0,
-        "mrr": float((1.0 / reciprocal).sum()) / n if n else 0.0,
-        f"recall_at_{k}": reciprocal.len() / n if n else 0.0,
+        "accuracy_at_1": float((best_rank == 1).sum()) / n if n else 0.0,
+        "mrr": float((1.0 / best_rank).sum()) / n if n else 0.0,
+        f"recall_at_{k}": best_rank.len() / n if n else 0.0,
         "n_queries": n,
         "seconds": round(seconds, 3),
     }
