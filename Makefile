@@ -23,7 +23,7 @@ lock:
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
 
 demo: $(STAMP)
-	$(BIN)/python -m tremplin.demo --out $(DEMO_DIR) --date $(DEMO_DATE)
+	$(BIN)/python -m tremplin.dev.demo --out $(DEMO_DIR) --date $(DEMO_DATE)
 
 # Debian's chromium for the browser tests of the counsellor pages
 browser:
@@ -41,8 +41,8 @@ test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check tremplin matching oversight connectors review report dags tests
-	$(BIN)/ruff format --check tremplin matching oversight connectors review report dags tests
+	$(BIN)/ruff check tremplin matching connectors dags tests
+	$(BIN)/ruff format --check tremplin matching connectors dags tests
 	$(BIN)/mypy
 	$(BIN)/mypy dags
 

@@ -16,7 +16,6 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +27,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from tremplin import clock
 from tremplin.errors import ConfigError, SmsError
 from tremplin.settings import Settings
 
@@ -120,7 +120,7 @@ class TwilioGateway:
     """Sends through the official ``twilio`` client (Messages API, 2010-04-01).
 
     ``base_url`` (for example ``http://127.0.0.1:8765``) replaces ``https://api.twilio.com``; tests point
-    it at ``connectors.fake_twilio.FakeTwilio``. Twilio's Messages API has no idempotency header, so the
+    it at ``tremplin.dev.fake_twilio.FakeTwilio``. Twilio's Messages API has no idempotency header, so the
     idempotency key is not sent: the dispatcher's record-before-send is what prevents double texts.
     """
 
@@ -231,7 +231,7 @@ class FileSinkGateway:
                     "to": to,
                     "body": body,
                     "idempotency_key": idempotency_key,
-                    "sent_at": datetime.now(UTC).isoformat(),
+                    "sent_at": clock.now().isoformat(),
                 }
                 line = json.dumps(record, ensure_ascii=False).encode() + b"\n"
                 handle.seek(0, os.SEEK_END)

@@ -1,6 +1,6 @@
 """Nightly matching: sync feedback, ingest, normalize, score in shards, route, publish, summary, report.
 
-Each task calls one function of ``tremplin.tasks`` for the run's logical date; data moves between
+Each task calls one function of ``tremplin.nightly.tasks`` for the run's logical date; data moves between
 tasks through the DuckDB warehouse, and XCom carries only small counts. Scoring is mapped over shards
 (groups of départements): ``plan_shards`` exports the match inputs to Parquet and returns the shard ids
 (at most 16, far below the 1,024 mapped items Airflow allows), each ``score_shard`` reads only Parquet
@@ -18,9 +18,9 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
-from tremplin.airflow_alerts import late_deadline, on_run_failure, on_task_failure
+from tremplin.ops.airflow import late_deadline, on_run_failure, on_task_failure
 
-# One slot (tremplin.airflow_runner creates it): DuckDB holds a file lock per process, so the tasks that open
+# One slot (tremplin.dev.airflow_runner creates it): DuckDB holds a file lock per process, so the tasks that open
 # the warehouse, read-only or not, take turns; the shards, which read Parquet only, run beside each other.
 WAREHOUSE_POOL = "tremplin_warehouse"
 
@@ -49,55 +49,55 @@ DEFAULT_ARGS = {
 def nightly_matching() -> None:
     @task(pool=WAREHOUSE_POOL)
     def sync_feedback(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+        from tremplin.nightly.tasks import run_step
 
         return run_step("sync_feedback", context["ds"])
 
     @task(pool=WAREHOUSE_POOL)
     def ingest(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+        from tremplin.nightly.tasks import run_step
 
         return run_step("ingest", context["ds"])
 
     @task(pool=WAREHOUSE_POOL)
     def normalize(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+        from tremplin.nightly.tasks import run_step
 
         return run_step("normalize", context["ds"])
 
     @task(pool=WAREHOUSE_POOL)
     def plan_shards(**context: Any) -> list[int]:
-        from tremplin.tasks import plan_shards
+        from tremplin.nightly.tasks import plan_shards
 
         return plan_shards(context["ds"])
 
     @task
     def score_shard(shard: int, **context: Any) -> dict[str, Any]:
-        from tremplin.tasks import score_shard
+        from tremplin.nightly.tasks import score_shard
 
         return score_shard(context["ds"], shard)
 
     @task(pool=WAREHOUSE_POOL)
     def merge_shards(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import merge_shards
+        from tremplin.nightly.tasks import merge_shards
 
         return merge_shards(context["ds"])
 
     @task(pool=WAREHOUSE_POOL)
     def route(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+        from tremplin.nightly.tasks import run_step
 
         return run_step("route", context["ds"])
 
     @task(pool=WAREHOUSE_POOL)
     def publish(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+        from tremplin.nightly.tasks import run_step
 
         return run_step("publish", context["ds"])
 
     @task(pool=WAREHOUSE_POOL)
     def summary(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import run_step
+        from tremplin.nightly.tasks import run_step
 
         return run_step("summary", context["ds"])
 
@@ -105,7 +105,7 @@ def nightly_matching() -> None:
     # so that the run never looks green
     @task(trigger_rule="all_done", pool=WAREHOUSE_POOL)
     def report(**context: Any) -> dict[str, Any]:
-        from tremplin.tasks import report_night
+        from tremplin.report import report_night
 
         return report_night(context["ds"])
 

@@ -16,7 +16,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
-from tremplin.airflow_alerts import on_run_failure, on_task_failure
+from tremplin.ops.airflow import on_run_failure, on_task_failure
 
 DEFAULT_ARGS = {
     "owner": "tremplin-ops",
@@ -40,7 +40,7 @@ DEFAULT_ARGS = {
 def retention() -> None:
     @task(pool="tremplin_warehouse")  # the warehouse's one-slot pool (nightly_matching): never beside a nightly task
     def apply_retention(**context: Any) -> dict[str, Any]:
-        from tremplin.retention import retention_task
+        from tremplin.ops.retention import retention_task
 
         return retention_task(context["ds"])
 

@@ -13,7 +13,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
-from tremplin.airflow_alerts import on_run_failure, on_task_failure
+from tremplin.ops.airflow import on_run_failure, on_task_failure
 
 DEFAULT_ARGS = {
     "owner": "tremplin-ops",
@@ -37,7 +37,7 @@ DEFAULT_ARGS = {
 def sms_dispatch() -> None:
     @task
     def dispatch() -> dict[str, Any]:
-        from tremplin.tasks import dispatch_now
+        from tremplin.sms.dispatch import dispatch_now
 
         return dispatch_now()
 

@@ -15,7 +15,7 @@ several titles of its sheet), optional descriptions, an optional sentence encode
 function handed to ``build``: it also brings its own candidates, for titles that share no letters with their
 concept's labels), and a large bonus for a label with the query's very stems. The weights were tuned on
 held-out ROME synonym titles, on parts of the split distinct from the one the quality figures are reported
-on (``tremplin.normalize_quality``).
+on (``tremplin.bench.normalize_quality``).
 
 >>> labels = pl.DataFrame({"concept_id": ["D1106", "D1214"],
 ...                        "label": ["Vendeur / Vendeuse en boulangerie", "Vendeur / Vendeuse en prêt-à-porter"]})
@@ -248,7 +248,7 @@ def keys(text: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class Weights:
     """How the similarity signals add up (tuned on held-out synonyms of parts 1 and 2; the figures are
-    reported on part 0, see ``tremplin.normalize_quality``). The label signals (char, word, fuzzy, head) also
+    reported on part 0, see ``tremplin.bench.normalize_quality``). The label signals (char, word, fuzzy, head) also
     make ``score``, which thresholds read: their mix was kept as it was when the others were re-tuned.
 
     A label's score is a weighted sum of its signals; a concept's score is its best label's score plus

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.reference import REAL_OFFERS_FILE, Reference, cached_reference
-from tests import pg
+from tests.support import pg
 from tremplin.settings import PROJECT_ROOT, Settings
 
-pytest_plugins = ["tests.sigterm"]  # a terminated run still stops the servers its fixtures started
+pytest_plugins = ["tests.support.sigterm"]  # a terminated run still stops the servers its fixtures started
 
 SHARED_DATA = Path(os.environ.get("TREMPLIN_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 REAL_OFFERS = SHARED_DATA / REAL_OFFERS_FILE
@@ -41,7 +41,7 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     same; a served subprocess keeps the real costs). Saves ~0.1 s per account made."""
     from argon2 import PasswordHasher
 
-    from review import accounts
+    from tremplin.review import accounts
 
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[pg.Cluster | str]:
-    """The session's throwaway PostgreSQL server (tests/pg.py), started when a test first asks for it; or, when
+    """The session's throwaway PostgreSQL server (tests/support/pg.py), started when a test first asks for it; or, when
     none can be started, why."""
     try:
         cluster = pg.start()

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tremplin.airflow_runner import DAGS_FOLDER, airflow_env
+from tremplin.dev.airflow_runner import DAGS_FOLDER, airflow_env
 
 EXPECTED_DAGS = {"nightly_matching", "retention", "sms_dispatch"}
 EXPECTED_FILES = ["nightly_matching.py", "retention.py", "sms_dispatch.py"]
@@ -44,7 +44,8 @@ PARSE_SCRIPT = textwrap.dedent(
     sys.addaudithook(hook)
     for path in paths:
         runpy.run_path(str(path))
-    heavy = sorted(m for m in ("duckdb", "polars", "sklearn", "twilio", "tremplin.pipeline") if m in sys.modules)
+    heavy = ("duckdb", "polars", "sklearn", "twilio", "tremplin.nightly.ingest")
+    heavy = sorted(m for m in heavy if m in sys.modules)
     print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
                       "files": [p.name for p in paths], "io": events, "heavy_imports": heavy}))
     """
@@ -105,7 +106,7 @@ def test_dags_parse_with_tags_retries_and_no_io(tmp_path: Path) -> None:
 
 
 def test_dag_files_keep_business_logic_out() -> None:
-    # Tasks only call tremplin.tasks; nothing from matching/ or connectors/ is imported in dags/.
+    # Tasks only call tremplin.nightly.tasks; nothing from matching/ or connectors/ is imported in dags/.
     paths = sorted(DAGS_FOLDER.glob("*.py"))
     assert [p.name for p in paths] == EXPECTED_FILES
     for path in paths:

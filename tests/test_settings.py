@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tremplin.airflow_runner import settings_env
+from tremplin.dev.airflow_runner import settings_env
 from tremplin.errors import ConfigError
 from tremplin.settings import Settings
 
@@ -34,7 +34,7 @@ def test_screening_questions_from_the_environment() -> None:
 
 
 def test_the_store_password_stays_out_of_records_but_reaches_child_processes() -> None:
-    from tremplin.airflow_runner import settings_env
+    from tremplin.dev.airflow_runner import settings_env
 
     url = "postgresql+psycopg://tremplin:s3cret@db.example.org:5432/tremplin"
     settings = Settings.from_env({"TREMPLIN_OPSTORE_URL": url, "TREMPLIN_TWILIO_AUTH_TOKEN": "tok"}, data_dir=".")

@@ -41,7 +41,17 @@ def test_a_terminated_run_stops_what_its_fixtures_started(tmp_path: Path) -> Non
     (tmp_path / "test_session.py").write_text(SESSION)
     base = tmp_path / "base"
     run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "tests.sigterm", f"--basetemp={base}", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.support.sigterm",
+            f"--basetemp={base}",
+            "-p",
+            "no:cacheprovider",
+        ],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=subprocess.PIPE,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
 import typer
 
+from tremplin import clock
 from tremplin.errors import TremplinError
 from tremplin.settings import Settings
 
@@ -45,7 +46,7 @@ def generate(
 ) -> None:
     """Write realistic, deterministic seekers and vacancies (fiction-range phone numbers only)."""
     from connectors.reference import load_reference
-    from tremplin.generate import generate as run_generate
+    from tremplin.dev.generate import generate as run_generate
 
     try:
         ref = load_reference(_settings(data_dir, None).data_dir)
@@ -73,13 +74,13 @@ def nightly(
     airflow: Annotated[bool, typer.Option(help="Run through the real Airflow DAG (airflow dags test).")] = False,
 ) -> None:
     """Run the nightly pipeline for one date: ingest, normalize, score, route, publish, summary."""
-    from tremplin import summary, tasks
+    from tremplin.nightly import summary, tasks
 
     try:
         settings = _settings(data_dir, home, inbox_path=inbox)
         day = date.fromisoformat(run_date)
         if airflow:
-            from tremplin.airflow_runner import run_dag, settings_env
+            from tremplin.dev.airflow_runner import run_dag, settings_env
 
             run_dag(
                 "nightly_matching",
@@ -104,12 +105,11 @@ def dispatch(
     limit: Annotated[int | None, typer.Option(help="At most this many messages.")] = None,
 ) -> None:
     """Send the SMS outbox within the send window, at the configured rate."""
-    from datetime import UTC
 
-    from tremplin.dispatch import dispatch as run_dispatch
+    from tremplin.sms.dispatch import dispatch as run_dispatch
 
     try:
-        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+        moment = datetime.fromisoformat(now) if now else clock.now()
         if moment.tzinfo is None:
             raise TremplinError(f"--now {now!r} needs a UTC offset, e.g. 2026-11-23T09:00:00+01:00")
         result = run_dispatch(_settings(data_dir, home), now=moment, limit=limit)
@@ -129,7 +129,7 @@ def serve(
     (/twilio/status, /twilio/inbound). Reads the operational store only, never the warehouse."""
     import uvicorn
 
-    from review.app import create_app
+    from tremplin.review.app import create_app
 
     try:
         application = create_app(_settings(data_dir, home))
@@ -160,10 +160,9 @@ def users_add(
     home: Home = None,
 ) -> None:
     """Create an account (password hashed with argon2id; at least 12 characters)."""
-    from datetime import UTC
 
     from connectors.opstore import OpStore
-    from review.accounts import create_user
+    from tremplin.review.accounts import create_user
 
     try:
         store = OpStore(_settings(None, home).opstore)
@@ -174,7 +173,7 @@ def users_add(
             agency_id=agency,
             role=role,
             display_name=name,
-            now=datetime.now(UTC),
+            now=clock.now(),
         )
     except TremplinError as exc:
         _fail(exc)
@@ -189,7 +188,7 @@ def users_passwd(
 ) -> None:
     """Set a new password; the account's open sessions are closed."""
     from connectors.opstore import OpStore
-    from review.accounts import set_password
+    from tremplin.review.accounts import set_password
 
     try:
         set_password(OpStore(_settings(None, home).opstore), username, _password(password_stdin))
@@ -202,7 +201,7 @@ def users_passwd(
 def users_list(home: Home = None) -> None:
     """The accounts, by agency."""
     from connectors.opstore import OpStore
-    from review.accounts import list_users
+    from tremplin.review.accounts import list_users
 
     for user in list_users(OpStore(_settings(None, home).opstore)):
         typer.echo(f"{user.agency_id}\t{user.username}\t{user.role}\t{user.display_name}")
@@ -221,14 +220,14 @@ def report(
 
     Exits with 1 when the night is incomplete (the report, written all the same, names the missing steps).
     """
-    from report import write_report
-    from report.collect import resolve_run
+    from tremplin.report import write_report
+    from tremplin.report.collect import resolve_run
 
     try:
         settings = _settings(data_dir, home)
-        written = write_report(settings, resolve_run(settings, run), as_of=datetime.now(UTC), out_dir=out)
+        written = write_report(settings, resolve_run(settings, run), as_of=clock.now(), out_dir=out)
         if png:
-            from report.screenshot import screenshot
+            from tremplin.report.screenshot import screenshot
 
             screenshot(written.html, png)
     except TremplinError as exc:
@@ -252,7 +251,7 @@ def explain(
 ) -> None:
     """Why these offers: the seeker's data, the weights, and each match of a night with its score
     components, matched and missing skills, distance (an access request's answer, CRPA L311-3-1)."""
-    from tremplin.explain import explain_seeker, latest_night
+    from tremplin.ops.explain import explain_seeker, latest_night
 
     try:
         settings = _settings(data_dir, home)
@@ -278,10 +277,11 @@ def normalize(
 ) -> None:
     """Map free-text queries to the concepts of any taxonomy."""
     from matching.normalize import TaxonomyIndex
-    from tremplin.encoder import ENCODERS, title_encoder
+    from tremplin.nightly.encoder import title_encoder
+    from tremplin.settings import TITLE_ENCODERS
 
-    if encoder not in ENCODERS:
-        _fail(TremplinError(f"--encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}"))
+    if encoder not in TITLE_ENCODERS:
+        _fail(TremplinError(f"--encoder must be one of {', '.join(TITLE_ENCODERS)}, got {encoder!r}"))
 
     def read(path: Path, names: list[str]) -> pl.DataFrame:
         try:
@@ -348,22 +348,22 @@ def bench(
     """Time each nightly step on generated data and record wall time and peak memory (or, with --quality,
     the relevance of the matches; with --sms, SMS throughput and OUI latency; with --review, the queue
     page's server time; with --airflow, the night through Airflow against the same night in one process)."""
-    from tremplin.bench import run_bench
+    from tremplin.bench.nightly import run_bench
 
     try:
         settings = _settings(data_dir, None)
         if sms:
-            from tremplin.sms_bench import run_sms_bench
+            from tremplin.bench.sms import run_sms_bench
 
             result = run_sms_bench(out, log=lambda message: typer.echo(message, err=True))
         elif review:
-            from tremplin.review_bench import run as run_review_bench
+            from tremplin.bench.review import run as run_review_bench
 
             result = run_review_bench(
                 out, data_dir=settings.data_dir, log=lambda message: typer.echo(message, err=True)
             )
         elif airflow:
-            from tremplin.airflow_bench import run_airflow_bench
+            from tremplin.bench.airflow import run_airflow_bench
 
             result = run_airflow_bench(
                 settings.data_dir,
@@ -374,9 +374,9 @@ def bench(
             )
         elif quality:
             from connectors.reference import load_reference
-            from tremplin.bench import merge_results
-            from tremplin.normalize_quality import normalization_benchmark
-            from tremplin.quality import quality_benchmark
+            from tremplin.bench.nightly import merge_results
+            from tremplin.bench.normalize_quality import normalization_benchmark
+            from tremplin.bench.quality import quality_benchmark
 
             result = quality_benchmark(load_reference(settings.data_dir), settings.data_dir)
             merge_results(out, ("quality",), result)
@@ -400,10 +400,10 @@ def retention(
 ) -> None:
     """Remove the personal data of seekers gone longer than seeker_retention_days (what the KPIs keep is
     pseudonymized), and quarantine, audit events and run manifests past their periods (docs/register.md)."""
-    from tremplin.retention import render
-    from tremplin.retention import run as run_retention
+    from tremplin.ops.retention import render
+    from tremplin.ops.retention import run as run_retention
 
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     try:
         day = date.fromisoformat(as_of) if as_of else today
     except ValueError:
@@ -432,11 +432,11 @@ def backup(
     """Back up the warehouse (DuckDB EXPORT DATABASE to Parquet) and the operational store (SQLite online backup,
     or pg_dump) with a manifest of sizes and SHA-256. Run it outside the nightly window: the warehouse must have
     no writer."""
-    from tremplin.backup import PARTS
-    from tremplin.backup import backup as run_backup
+    from tremplin.ops.backup import PARTS
+    from tremplin.ops.backup import backup as run_backup
 
     try:
-        manifest = run_backup(_settings(None, home), to, now=datetime.now(UTC), parts=only or PARTS)
+        manifest = run_backup(_settings(None, home), to, now=clock.now(), parts=only or PARTS)
     except TremplinError as exc:
         _fail(exc)
     for part in ("warehouse", "opstore"):
@@ -456,8 +456,8 @@ def restore(
     """Restore a backup into the configured warehouse path and operational store URL, which must be new (no
     warehouse file; no SQLite file, or an empty PostgreSQL database). Checks every file's SHA-256 first and every
     table's rows after; SMS still waiting are looked up at the provider by the next dispatch before any is sent."""
-    from tremplin.backup import PARTS
-    from tremplin.backup import restore as run_restore
+    from tremplin.ops.backup import PARTS
+    from tremplin.ops.backup import restore as run_restore
 
     try:
         restored = run_restore(_settings(None, home), source, parts=only or PARTS)

@@ -50,3 +50,7 @@ class SmsError(TremplinError):
         self.permanent = permanent
         # The request may have reached the provider (the answer timed out): look it up before sending again.
         self.uncertain = uncertain
+
+
+class IncompleteNight(TremplinError):
+    """The night's report is written, but steps of the night are missing: the run must not look green."""

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import unquote, urlsplit
 
 from tremplin.errors import ConfigError
 
@@ -72,6 +73,52 @@ NOT_SHAPING = frozenset(
 )
 
 
+# title encoders tremplin.nightly.encoder knows: "none" (lexical only) or "use" (the packaged sentence encoder)
+TITLE_ENCODERS = ("none", "use")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where alerts go: ``scheme`` is "webhook", "mailto" or "file"; ``where`` the URL, addresses or path."""
+
+    scheme: str
+    where: str
+
+    def describe(self) -> str:
+        """The target without any path or query (a webhook URL may hold a secret), for logs and errors."""
+        if self.scheme == "webhook":
+            parts = urlsplit(self.where)
+            return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return f"{self.scheme}:{self.where}"
+
+
+def parse_target(text: str) -> Target:
+    """Read ``alert_target``; ConfigError naming the setting when it is not a target tremplin can send to."""
+    value = text.strip()
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ConfigError(f"alert_target: {value!r} has no host")
+        return Target("webhook", value)
+    if scheme == "mailto":
+        addresses = [a.strip() for a in unquote(parts.path).split(",") if a.strip()]
+        if not addresses or not all("@" in a for a in addresses):
+            raise ConfigError(f"alert_target: {value!r} needs e-mail addresses, as in mailto:ops@example.org")
+        return Target("mailto", ",".join(addresses))
+    if scheme == "file":
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost") or not path.startswith("/"):
+            raise ConfigError(
+                f"alert_target: {value!r} needs an absolute path, as in file:///var/tremplin/alerts.jsonl"
+            )
+        return Target("file", path)
+    raise ConfigError(
+        f"alert_target: unknown scheme {parts.scheme or '(none)'!r} in {value!r}; "
+        "use https://…, http://…, mailto:… or file:///…"
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know, fixed for the whole run."""
@@ -98,7 +145,8 @@ class Settings:
     max_radius_km: float = 200.0
     shortlist_per_position: int = 5
     stale_profile_days: int = 365
-    # "use": add the multilingual sentence encoder to title normalization (tremplin.encoder); slower, a bit better
+    # "use": add the multilingual sentence encoder to title normalization (tremplin.nightly.encoder); slower,
+    # a bit better
     title_encoder: str = "none"
 
     # routing and caps
@@ -147,7 +195,7 @@ class Settings:
     override_low_rate: float = 0.02  # counsellors overriding fewer matches than this look like rubber-stamping
     override_min_decisions: int = 20  # an agency with fewer decisions is not judged
 
-    # alerts: a failed or late nightly run (tremplin/alerts.py); the late deadline is the DAG's
+    # alerts: a failed or late nightly run (tremplin/ops/alerts.py); the late deadline is the DAG's
     # TREMPLIN_LATE_AFTER_MINUTES, read when Airflow parses the DAG file
     alert_target: str | None = None  # https://…, http://…, mailto:…, file:///…; None: logged only
     alert_webhook_token: str | None = field(default=None, repr=False)  # sent as "Authorization: Bearer …"
@@ -156,7 +204,7 @@ class Settings:
     alert_from: str = "tremplin@localhost"
     alert_timeout_seconds: float = 10.0
 
-    # retention (tremplin/retention.py, docs/register.md): personal data no longer than needed (GDPR 5(1)(e)),
+    # retention (tremplin/ops/retention.py, docs/register.md): personal data no longer than needed (GDPR 5(1)(e)),
     # logs at least RECORDS_FLOOR_DAYS (AI Act 19, 26(6))
     seeker_retention_days: int = 730  # a seeker gone this long loses their personal data; KPIs keep pseudonyms
     quarantine_retention_days: int = 90  # rejected input lines hold raw phones and names: only to mend a feed
@@ -214,8 +262,6 @@ class Settings:
         total = self.weight_skill + self.weight_occupation + self.weight_distance
         if abs(total - 1.0) > 1e-9:
             raise ConfigError(f"score weights must add up to 1, got {total}")
-        from tremplin.encoder import ENCODERS
-
         if self.warehouse_memory_limit != "none" and not re.fullmatch(
             r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", self.warehouse_memory_limit
         ):
@@ -223,8 +269,8 @@ class Settings:
                 f"warehouse_memory_limit must read like 4GB or 512MiB, or be none, got {self.warehouse_memory_limit!r}"
             )
 
-        if self.title_encoder not in ENCODERS:
-            raise ConfigError(f"title_encoder must be one of {', '.join(ENCODERS)}, got {self.title_encoder!r}")
+        if self.title_encoder not in TITLE_ENCODERS:
+            raise ConfigError(f"title_encoder must be one of {', '.join(TITLE_ENCODERS)}, got {self.title_encoder!r}")
         if self.sms_backend not in ("file", "twilio"):
             raise ConfigError(f"sms_backend must be 'file' or 'twilio', got {self.sms_backend!r}")
         if not 0 <= self.min_score <= 1:
@@ -242,8 +288,6 @@ class Settings:
             raise ConfigError(f"sms_max_attempts must be at least 1, got {self.sms_max_attempts}")
         # alerts
         if self.alert_target:
-            from tremplin.alerts import parse_target
-
             parse_target(self.alert_target)
         if not 0 < self.alert_smtp_port < 65536:
             raise ConfigError(f"alert_smtp_port must be a TCP port (1 to 65535), got {self.alert_smtp_port}")

@@ -1,0 +1,1 @@
+"""What the tests share: data builders, the throwaway PostgreSQL, the browser, the SIGTERM plugin."""

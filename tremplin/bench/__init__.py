@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`) and the naive baseline: never run in production."""

@@ -1,0 +1,1 @@
+"""Ops tools: alerts, Airflow callbacks, retention, backups, explanations for a seeker."""
