@@ -18,10 +18,11 @@ from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
 from matching.explain import EXPLANATION, MATCHED_LABELS, MISSING_LABELS, with_explanations
+from matching.history import PAIR
 from matching.normalize import LABEL
 from tremplin import clock
 from tremplin.nightly.common import reference
-from tremplin.nightly.route import ONE_DAY, PAIR, offers_by_night
+from tremplin.nightly.route import ONE_DAY, offers_by_night
 from tremplin.settings import Settings
 from tremplin.sms.text import encoding, render_offer, segments
 

@@ -12,6 +12,7 @@ from connectors.opstore import OpStore
 from connectors.optables import OPT_OUT, UNDELIVERABLE
 from connectors.warehouse import Warehouse
 from matching import columns as c
+from matching.history import split_by_night, with_later_nights
 from matching.offers import final_routing, select_offers, shortlists
 from matching.rerank import FEATURES, RERANK_SCORE, train_reranker
 from matching.route import OPTED_OUT, default_rules, route
@@ -19,50 +20,27 @@ from matching.route import UNDELIVERABLE as UNDELIVERABLE_COLUMN
 from tremplin.nightly.common import reference
 from tremplin.settings import Settings
 
-PAIR = [c.SEEKER_ID, c.VACANCY_ID]
-
-
 ONE_DAY = timedelta(days=1)
 
 
 def offers_by_night(store: OpStore, run_date: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The (seeker, vacancy) pairs already offered on nights before ``run_date``, on it (its first run's, when
     this is a re-run) and after it (when this is a backfill of a past night)."""
-    first = store.first_offers()  # one read: a pair belongs to the night it was first offered on
-    night = pl.col("first_night")
-    nights = (night < run_date, night == run_date, night > run_date)
-    before, own, later = (first.filter(keep).select(PAIR) for keep in nights)
-    return before, own, later
+    return split_by_night(store.first_offers(), run_date)  # one read: a pair belongs to its first night
 
 
 def caps_history(store: OpStore, run_date: date, *, later_nights: bool) -> pl.DataFrame:
-    """The caps' history of the nights before ``run_date``; for a backfill (``later_nights``), also the SMS of
-    later nights still waiting to go out (they would reach the seeker the same day) and the offers of the 6
-    nights after (the weekly cap holds on both sides). The night's own offers never count, so that a re-run
-    sees what its first run saw."""
+    """The caps' history of the nights before ``run_date``; for a backfill (``later_nights``), with the later
+    nights' counts added (``matching.history.with_later_nights``)."""
     history = store.seeker_history(run_date)
     if not later_nights:
         return history
     # seeker_history counts the nights before the date it is given: the differences are the later nights
-    every, upto = store.seeker_history(date.max), store.seeker_history(run_date + ONE_DAY)
-    week_after = store.seeker_history(run_date + 7 * ONE_DAY)  # its "week" is the 6 nights after run_date
-    later = (
-        every.select(c.SEEKER_ID, pl.col("sms_today").alias("_every"))
-        .join(upto.select(c.SEEKER_ID, pl.col("sms_today").alias("_upto")), on=c.SEEKER_ID, how="left")
-        .join(week_after.select(c.SEEKER_ID, pl.col("offers_week").alias("_after")), on=c.SEEKER_ID, how="left")
-        .select(
-            c.SEEKER_ID,
-            (pl.col("_every").fill_null(0) - pl.col("_upto").fill_null(0)).alias("_later_sms"),
-            pl.col("_after").fill_null(0).alias("_later_offers"),
-        )
-    )
-    return (
-        history.join(later, on=c.SEEKER_ID, how="full", coalesce=True)
-        .with_columns(
-            (pl.col("sms_today").fill_null(0) + pl.col("_later_sms").fill_null(0)).alias("sms_today"),
-            (pl.col("offers_week").fill_null(0) + pl.col("_later_offers").fill_null(0)).alias("offers_week"),
-        )
-        .select(history.columns)
+    return with_later_nights(
+        history,
+        every=store.seeker_history(date.max),
+        upto=store.seeker_history(run_date + ONE_DAY),
+        week_after=store.seeker_history(run_date + 7 * ONE_DAY),  # its "week" is the 6 nights after run_date
     )
 
 

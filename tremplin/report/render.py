@@ -39,7 +39,7 @@ def _agency(entry: dict[str, Any]) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("report", "templates"), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=PackageLoader("tremplin.report", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["n"] = _number
     env.filters["pct"] = _percent
     env.filters["agency"] = _agency
