@@ -129,7 +129,7 @@ def serve(
     (/twilio/status, /twilio/inbound). Reads the operational store only, never the warehouse."""
     import uvicorn
 
-    from tremplin.review.app import create_app
+    from tremplin.app import create_app
 
     try:
         application = create_app(_settings(data_dir, home))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from connectors.opstore import OpStore
 from connectors.optables import audit_events, counsellor_queue, notes
 from tests.support import review_data as rd
-from tremplin.review.app import create_app
+from tremplin.app import create_app
 from tremplin.settings import Settings
 
 ARDECHE_ITEMS = [rd.item_id("S1", "V1"), rd.item_id("S2", "V1"), rd.item_id("S3", "V2"), rd.item_id("S4", "V2")]

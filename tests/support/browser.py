@@ -17,9 +17,9 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from connectors.opstore import OpStore
 from tests.support.review_data import PASSWORD
+from tremplin.app import create_app
 from tremplin.dev.serve_process import free_port, serving_in_thread
 from tremplin.report.screenshot import CHROMIUM, LAUNCH_ARGS
-from tremplin.review.app import create_app
 from tremplin.settings import PROJECT_ROOT, Settings
 
 SCREENSHOTS = PROJECT_ROOT / "build" / "test-artifacts" / "screenshots"

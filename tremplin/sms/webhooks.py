@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -26,8 +26,9 @@ from tremplin.settings import Settings
 from tremplin.sms.conversation import Inbound, handle_inbound
 from tremplin.sms.dispatch import record_status_callback
 
-STATUS_PATH = "/twilio/status"
-INBOUND_PATH = "/twilio/inbound"
+PREFIX = "/twilio"
+STATUS_PATH = f"{PREFIX}/status"
+INBOUND_PATH = f"{PREFIX}/inbound"
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = clock_now) -> FastAPI:
@@ -36,7 +37,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = clock_now)
     ``clock`` stamps what arrives; the demo passes the time of the day it plays.
     """
     app = FastAPI(title="tremplin webhooks", docs_url=None, redoc_url=None, openapi_url=None)
-    add_webhooks(app, settings, OpStore(settings.opstore), clock=clock)
+    app.include_router(router(settings, OpStore(settings.opstore), clock=clock))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -45,25 +46,28 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = clock_now)
     return app
 
 
-def add_webhooks(
-    app: FastAPI, settings: Settings, store: OpStore, *, clock: Callable[[], datetime] = clock_now
-) -> None:
-    """Register /twilio/status and /twilio/inbound on ``app``."""
-    if not settings.twilio_auth_token:
-        raise ConfigError("tremplin serve needs TREMPLIN_TWILIO_AUTH_TOKEN to check X-Twilio-Signature")
-    validator = RequestValidator(settings.twilio_auth_token)
+class SignedForm:
+    """The dependency of every webhook: 403 unless Twilio signed the request (its URL and form fields)."""
 
-    async def signed_form(request: Request) -> dict[str, str]:
-        form = await request.form()
-        params = {key: str(value) for key, value in form.items()}
-        url = signed_url(settings, request)
-        if not validator.validate(url, params, request.headers.get("X-Twilio-Signature", "")):
+    def __init__(self, settings: Settings) -> None:
+        if not settings.twilio_auth_token:
+            raise ConfigError("tremplin serve needs TREMPLIN_TWILIO_AUTH_TOKEN to check X-Twilio-Signature")
+        self.settings = settings
+        self.validator = RequestValidator(settings.twilio_auth_token)
+
+    async def __call__(self, request: Request) -> None:
+        url = signed_url(self.settings, request)
+        if not self.validator.validate(url, await fields(request), request.headers.get("X-Twilio-Signature", "")):
             raise HTTPException(status_code=403, detail="invalid X-Twilio-Signature")
-        return params
 
-    @app.post(STATUS_PATH)
+
+def router(settings: Settings, store: OpStore, *, clock: Callable[[], datetime] = clock_now) -> APIRouter:
+    """/twilio/status and /twilio/inbound, for any app to include."""
+    routes = APIRouter(dependencies=[Depends(SignedForm(settings))])  # every route here is signed
+
+    @routes.post(STATUS_PATH)
     async def status(request: Request) -> Response:
-        params = await signed_form(request)
+        params = await fields(request)
         sid = params.get("MessageSid") or params.get("SmsSid")
         state = params.get("MessageStatus") or params.get("SmsStatus")
         if not sid or not state:
@@ -79,9 +83,9 @@ def add_webhooks(
         )
         return Response(status_code=204)
 
-    @app.post(INBOUND_PATH)
+    @routes.post(INBOUND_PATH)
     async def inbound(request: Request) -> Response:
-        params = await signed_form(request)
+        params = await fields(request)
         sid, sender = params.get("MessageSid") or params.get("SmsSid"), params.get("From")
         if not sid or not sender:
             raise HTTPException(status_code=400, detail="MessageSid and From are required")
@@ -97,6 +101,14 @@ def add_webhooks(
         if answer:
             twiml.message(answer)
         return Response(content=str(twiml), media_type="application/xml")
+
+    return routes
+
+
+async def fields(request: Request) -> dict[str, str]:
+    """The request's form fields (parsed once a request: Starlette keeps the form)."""
+    form = await request.form()
+    return {key: str(value) for key, value in form.items()}
 
 
 def signed_url(settings: Settings, request: Request) -> str:
