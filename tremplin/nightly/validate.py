@@ -16,6 +16,7 @@ import polars as pl
 from connectors.files import LINE_COL, LIST_SEPARATOR
 from matching import columns as c
 from matching.score import QUALIFICATION_LADDER
+from tremplin.nightly import schema
 
 ROME_CODE_PATTERN = r"^[A-N]\d{4}$"
 QUALIFICATION_CODES = sorted(QUALIFICATION_LADDER)  # the codes the scorer knows how to compare
@@ -37,39 +38,12 @@ OVERSEAS_REGIONS = {
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
 NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
-SEEKER_REQUIRED = (c.SEEKER_ID, c.COMMUNE, c.OCCUPATIONS, c.SMS_CONSENT, c.AGENCY_ID, c.UPDATED_AT)
-VACANCY_REQUIRED = (
-    c.VACANCY_ID,
-    c.TITLE,
-    c.ROME_CODE,
-    c.COMMUNE,
-    c.CONTRACT_TYPE,
-    c.WORKING_TIME,
-    c.UPDATED_AT,
-)
-SEEKER_OPTIONAL = (
-    c.QUALIFICATION_CODE,
-    c.MOBILE,
-    c.RADIUS_KM,
-    c.SKILLS,
-    c.CONTRACT_TYPES,
-    c.WORKING_TIME,
-    c.DRIVING_LICENCE,
-    c.EXPERIENCE_MONTHS,
-    c.PREFERRED_CHANNEL,
-    *c.PROTECTED,
-)
-VACANCY_OPTIONAL = (
-    c.LATITUDE,
-    c.LONGITUDE,
-    c.SKILL_CODES,
-    c.REQUIRED_SKILL_CODES,
-    c.LICENCE_REQUIRED,
-    c.EXPERIENCE_REQUIRED_MONTHS,
-    c.QUALIFICATION_CODE,
-    c.POSITIONS,
-    c.CLOSES_ON,
-)
+# the columns, from the one statement of the input schema (its types are checked against the output by a test)
+SEEKER_REQUIRED = schema.required(schema.SEEKERS)
+VACANCY_REQUIRED = schema.required(schema.VACANCIES)
+SEEKER_OPTIONAL = schema.optional(schema.SEEKERS)
+VACANCY_OPTIONAL = schema.optional(schema.VACANCIES)
+
 QUARANTINE_SCHEMA = {
     c.FILE: pl.String,
     c.LINE: pl.Int64,
@@ -209,7 +183,7 @@ def validate_seekers(
     default_radius_km: float,
     max_radius_km: float,
 ) -> Checked:
-    """Check and type seeker rows (schema in docs/inputs.md); phone numbers come out in E.164."""
+    """Check and type seeker rows (schema in tremplin.nightly.schema); phone numbers come out in E.164."""
     frame = _ensure(raw, SEEKER_OPTIONAL)
     if "_unreadable" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("_unreadable"))
