@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.reference import REAL_OFFERS_FILE, load_reference
+from tremplin import clock
 from tremplin.dev.airflow_runner import run_dag, settings_env
 from tremplin.dev.demo_day import Day, play_day
 from tremplin.dev.generate import generate
@@ -49,6 +52,10 @@ def _run(args: argparse.Namespace) -> int:
     # The local sink takes 100 messages a second; Twilio's rate is the sms_rate_per_second setting.
     settings = Settings.from_env(home=out, sms_rate_per_second=100.0)
     run_date = date.fromisoformat(args.date)
+    # The night is replayed: what it stamps (run manifest, queue items, finished steps) reads 02:00 of the run
+    # date, here and in Airflow's task processes, so the day played after it and its report line up on any day.
+    night = datetime.combine(run_date, dt_time(2), tzinfo=ZoneInfo(settings.timezone))
+    os.environ.update(clock.shift_to(night))
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
