@@ -39,7 +39,7 @@ def _agency(entry: dict[str, Any]) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("report", "templates"), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=PackageLoader("tremplin.report", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["n"] = _number
     env.filters["pct"] = _percent
     env.filters["agency"] = _agency
@@ -116,5 +116,5 @@ def _fairness_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple[str, st
 
 def render(data: dict[str, Any]) -> str:
     """The page for the report's data (see :func:`report.collect.collect`)."""
-    template = _environment().get_template("tremplin.report.html")
+    template = _environment().get_template("report.html")
     return template.render(data=data, charts=_charts(data), fairness=_fairness_groups(data["fairness"]["rows"]))
