@@ -13,7 +13,7 @@ import polars as pl
 
 from connectors import optables
 from connectors.opstore import OpStore
-from connectors.optables import QUEUED, counsellor_queue, sms_outbox
+from connectors.optables import QUEUED, TO_CALL, counsellor_queue, offer_key, queue_item, sms_outbox
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
@@ -125,7 +125,7 @@ def _publish_offers(
             earlier[phone] = earlier.get(phone, 0) + count - upto.get(phone, 0)
     sms_rows, queue_rows = [], []
     for offer in offers.iter_rows(named=True):
-        key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
+        key = offer_key(run_date, offer[c.SEEKER_ID], offer[c.VACANCY_ID])
         explanation = _explanation(offer)
         if offer[c.CHANNEL] == c.CHANNEL_SMS:
             # 1, 2, ... per phone number, so that "OUI 2" answers the second offer even after a third
@@ -165,20 +165,18 @@ def _publish_offers(
             )
         else:
             queue_rows.append(
-                {
-                    "item_id": key,
-                    "run_date": run_date,
-                    "agency_id": offer[c.AGENCY_ID],
-                    "seeker_id": offer[c.SEEKER_ID],
-                    "vacancy_id": offer[c.VACANCY_ID],
-                    "queue": "to_call",
-                    "reason": offer[c.REASON],
-                    "score": offer[c.SCORE],
-                    "explanation": explanation,
-                    "status": "open",
-                    "created_at": now,
-                    "version": 1,
-                }
+                queue_item(
+                    item_id=key,
+                    run_date=run_date,
+                    agency_id=offer[c.AGENCY_ID],
+                    seeker_id=offer[c.SEEKER_ID],
+                    vacancy_id=offer[c.VACANCY_ID],
+                    queue=TO_CALL,
+                    reason=offer[c.REASON],
+                    score=offer[c.SCORE],
+                    explanation=explanation,
+                    created_at=now,
+                )
             )
     return {
         "sms_offers": len(sms_rows),
