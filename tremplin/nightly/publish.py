@@ -20,26 +20,11 @@ from matching import columns as c
 from matching.explain import EXPLANATION, MATCHED_LABELS, MISSING_LABELS, with_explanations
 from matching.normalize import LABEL
 from tremplin import clock
+from tremplin.labels import contract_label, working_time_label
 from tremplin.nightly.common import reference
 from tremplin.nightly.route import ONE_DAY, PAIR, offers_by_night
 from tremplin.settings import Settings
 from tremplin.sms.text import encoding, render_offer, segments
-
-WORKING_TIME_FR = {c.FULL_TIME: "temps plein", c.PART_TIME: "temps partiel"}
-# France Travail contract codes (typeContrat) as a seeker reads them in an SMS
-CONTRACT_FR = {
-    "MIS": "intérim",
-    "SAI": "saisonnier",
-    "LIB": "libéral",
-    "FRA": "franchise",
-    "CCE": "commercial",
-    "DIN": "CDI intérimaire",
-    "DDI": "CDD d'insertion",
-    "TTI": "intérim d'insertion",
-    "DDT": "CDD tremplin",
-    "REP": "reprise d'entreprise",
-}
-
 
 PUBLISH_BATCH = 200_000  # offers (and offered seekers) written at a time: memory follows this, not the night
 
@@ -136,8 +121,8 @@ def _publish_offers(
                 title=offer[c.TITLE],
                 commune=names.get(offer["vacancy_commune"], offer["vacancy_commune"]),
                 distance_km=offer[c.DISTANCE_KM],
-                contract=CONTRACT_FR.get(offer[c.CONTRACT_TYPE], offer[c.CONTRACT_TYPE]),
-                hours=WORKING_TIME_FR.get(offer[c.WORKING_TIME], offer[c.WORKING_TIME]),
+                contract=contract_label(offer[c.CONTRACT_TYPE]),
+                hours=working_time_label(offer[c.WORKING_TIME]),
                 matched_skills=len(offer[c.MATCHED_SKILLS]),
                 sender=settings.sms_sender,
                 ref=reply_ref,

@@ -29,8 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.opstore import OpStore
 from connectors.optables import QUEUES
-from tremplin import clock
-from tremplin.review import accounts, actions, labels, queries
+from tremplin import clock, labels
+from tremplin.review import accounts, actions, queries
 from tremplin.review.accounts import Session
 from tremplin.settings import Settings
 
