@@ -43,6 +43,7 @@ from connectors.optables import (
     conversations,
     counsellor_queue,
     metadata,
+    queue_item,
     sms_outbox,
     sms_status_events,
     suppression,
@@ -541,20 +542,20 @@ class OpStore:
                 return
             tx.execute(
                 sa.insert(counsellor_queue).values(
-                    item_id=message["message_id"],
-                    run_date=message["run_date"],
-                    agency_id=message["agency_id"],
-                    seeker_id=message["seeker_id"],
-                    vacancy_id=message["vacancy_id"],
-                    queue=queue,
-                    reason=reason,
-                    score=message["score"],
-                    explanation=message["explanation"],
-                    status=OPEN,
-                    conversation_id=conversation_id,
-                    created_at=at,
-                    updated_at=at,
-                    version=1,
+                    queue_item(
+                        item_id=message["message_id"],
+                        run_date=message["run_date"],
+                        agency_id=message["agency_id"],
+                        seeker_id=message["seeker_id"],
+                        vacancy_id=message["vacancy_id"],
+                        queue=queue,
+                        reason=reason,
+                        score=message["score"],
+                        explanation=message["explanation"],
+                        created_at=at,
+                        updated_at=at,
+                        conversation_id=conversation_id,
+                    )
                 )
             )
 

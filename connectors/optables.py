@@ -6,7 +6,7 @@ delivered | undelivered | failed, or dropped (with a reason) before it was sent.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -187,6 +187,52 @@ counsellor_queue = sa.Table(
         "ix_queue_page", "agency_id", "queue", "status", "score", "item_id", "run_date", "seeker_id", "vacancy_id"
     ),
 )
+
+
+def offer_key(run_date: date, seeker_id: str, vacancy_id: str) -> str:
+    """The key of one offer: its SMS's ``message_id``, its counsellor item's ``item_id`` and its conversation's id.
+
+    Publishing the same night twice gives the same keys, so it adds nothing.
+
+    >>> offer_key(date(2026, 11, 23), "S1", "V1")
+    '2026-11-23:S1:V1'
+    """
+    return f"{run_date.isoformat()}:{seeker_id}:{vacancy_id}"
+
+
+def queue_item(
+    *,
+    item_id: str,
+    run_date: date,
+    agency_id: str,
+    seeker_id: str,
+    vacancy_id: str,
+    queue: str,
+    reason: str,
+    score: float,
+    explanation: Any,
+    created_at: datetime,
+    updated_at: datetime | None = None,
+    conversation_id: str | None = None,
+) -> dict[str, Any]:
+    """A new counsellor queue row, open and at version 1 (every column named, as an executemany needs)."""
+    return {
+        "item_id": item_id,
+        "run_date": run_date,
+        "agency_id": agency_id,
+        "seeker_id": seeker_id,
+        "vacancy_id": vacancy_id,
+        "queue": queue,
+        "reason": reason,
+        "score": score,
+        "explanation": explanation,
+        "status": OPEN,
+        "conversation_id": conversation_id,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "version": 1,
+    }
+
 
 suppression = sa.Table(
     "suppression",

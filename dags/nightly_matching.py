@@ -12,25 +12,12 @@ refuses them while another process holds the file) runs in the pool ``tremplin_w
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
 
-from tremplin.ops.airflow import late_deadline, on_run_failure, on_task_failure
-
-# One slot (tremplin.dev.airflow_runner creates it): DuckDB holds a file lock per process, so the tasks that open
-# the warehouse, read-only or not, take turns; the shards, which read Parquet only, run beside each other.
-WAREHOUSE_POOL = "tremplin_warehouse"
-
-# Retries are the operators' setting (environment, read without I/O); tests shorten the delay.
-DEFAULT_ARGS = {
-    "owner": "tremplin-ops",
-    "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "300"))),
-    "on_failure_callback": on_task_failure,  # once a task has failed after its retries: alert ops
-}
+from tremplin.ops.airflow import WAREHOUSE_POOL, default_args, late_deadline, on_run_failure
 
 
 @dag(
@@ -39,7 +26,7 @@ DEFAULT_ARGS = {
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(retries=2, retry_delay_seconds=300),
     on_failure_callback=on_run_failure,
     # ops are told when the run is still going this long after it was queued (TREMPLIN_ALERT_TARGET)
     deadline=late_deadline(os.environ.get("TREMPLIN_LATE_AFTER_MINUTES")),

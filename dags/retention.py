@@ -9,21 +9,12 @@ younger than six months: the operational store itself refuses). As of the run's 
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
 
-from tremplin.ops.airflow import on_run_failure, on_task_failure
-
-DEFAULT_ARGS = {
-    "owner": "tremplin-ops",
-    "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "600"))),
-    "on_failure_callback": on_task_failure,  # once a task has failed after its retries: alert ops
-}
+from tremplin.ops.airflow import WAREHOUSE_POOL, default_args, on_run_failure
 
 
 @dag(
@@ -32,13 +23,13 @@ DEFAULT_ARGS = {
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(retries=2, retry_delay_seconds=600),
     on_failure_callback=on_run_failure,
     tags=["tremplin", "retention", "records"],
     doc_md=__doc__,
 )
 def retention() -> None:
-    @task(pool="tremplin_warehouse")  # the warehouse's one-slot pool (nightly_matching): never beside a nightly task
+    @task(pool=WAREHOUSE_POOL)  # the warehouse's one-slot pool (nightly_matching): never beside a nightly task
     def apply_retention(**context: Any) -> dict[str, Any]:
         from tremplin.ops.retention import retention_task
 

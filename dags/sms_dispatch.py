@@ -6,21 +6,12 @@ outside it, or a manual trigger, sends nothing early.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
 
-from tremplin.ops.airflow import on_run_failure, on_task_failure
-
-DEFAULT_ARGS = {
-    "owner": "tremplin-ops",
-    "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", "1")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", "120"))),
-    "on_failure_callback": on_task_failure,  # once a task has failed after its retries: alert ops
-}
+from tremplin.ops.airflow import default_args, on_run_failure
 
 
 @dag(
@@ -29,7 +20,7 @@ DEFAULT_ARGS = {
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(retries=1, retry_delay_seconds=120),
     on_failure_callback=on_run_failure,
     tags=["tremplin", "sms"],
     doc_md=__doc__,

@@ -26,10 +26,11 @@ from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS
 from tests.support import pg
-from tremplin.dev.airflow_runner import POOL, DagRunRecord, LocalAirflow, TaskRun, settings_env
+from tremplin.dev.airflow_runner import DagRunRecord, LocalAirflow, TaskRun, settings_env
 from tremplin.dev.generate import generate
 from tremplin.errors import TremplinError
 from tremplin.nightly import tasks
+from tremplin.ops.airflow import WAREHOUSE_POOL
 from tremplin.settings import Settings
 
 # The scheduler never starts a run whose logical date is ahead of its clock: the night is yesterday's.
@@ -177,7 +178,7 @@ def _assert_scheduled_in_parallel(record: DagRunRecord, settings: Settings, run_
         (t for t in record.tasks if t.task_id != "score_shard"),
         key=lambda t: t.start or datetime.min.replace(tzinfo=UTC),
     )
-    assert {t.pool for t in warehouse} == {POOL} and {t.pool for t in shards} == {"default_pool"}
+    assert {t.pool for t in warehouse} == {WAREHOUSE_POOL} and {t.pool for t in shards} == {"default_pool"}
     for before, after in itertools.pairwise(warehouse):
         assert _overlap(before, after) <= 0, f"{before.task_id} and {after.task_id} held the warehouse together"
 

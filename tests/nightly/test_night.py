@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.opstore import OpStore
-from connectors.optables import FAILED, QUEUED, SENDING, counsellor_queue, sms_outbox
+from connectors.optables import FAILED, QUEUED, SENDING, counsellor_queue, offer_key, sms_outbox
 from connectors.reference import Reference
 from connectors.sms import FileSinkGateway
 from connectors.warehouse import Warehouse
@@ -155,7 +155,7 @@ def _earlier_offers(row: dict, days: list[date]) -> list[dict]:
     return [
         {
             **row,
-            "message_id": f"{day.isoformat()}:{row['seeker_id']}:VEARLIER{n}",
+            "message_id": offer_key(day, row["seeker_id"], f"VEARLIER{n}"),
             "run_date": day,
             "vacancy_id": f"VEARLIER{n}",
             "status": FAILED,

@@ -29,6 +29,7 @@ from connectors.optables import (
     inbound_messages,
     metadata,
     notes,
+    offer_key,
     screening_answers,
     seekers,
     sms_outbox,
@@ -115,7 +116,7 @@ def sms(
     night: date, seeker_id: str, vacancy_id: str, phone: str, status: str, created_at: datetime, **extra: Any
 ) -> dict[str, Any]:
     row = {
-        "message_id": f"{night.isoformat()}:{seeker_id}:{vacancy_id}",
+        "message_id": offer_key(night, seeker_id, vacancy_id),
         "run_date": night,
         "seeker_id": seeker_id,
         "vacancy_id": vacancy_id,
@@ -146,7 +147,7 @@ def item(
     night: date, seeker_id: str, vacancy_id: str, status: str, created_at: datetime, **extra: Any
 ) -> dict[str, Any]:
     row = {
-        "item_id": f"{night.isoformat()}:{seeker_id}:{vacancy_id}",
+        "item_id": offer_key(night, seeker_id, vacancy_id),
         "run_date": night,
         "agency_id": "FT-07-001",
         "seeker_id": seeker_id,
@@ -665,8 +666,8 @@ def test_a_gone_seekers_personal_data_goes_and_the_kpis_count_the_same(scene: Sc
     assert wh["feedback"].filter(pl.col("label") == 1)["seeker_id"].to_list() == [anon]
     assert wh["shortlists"].filter(pl.col("vacancy_id") == "V1")["seeker_id"].to_list() == [anon]
     outbox = {r["message_id"]: r for r in op["sms_outbox"] if r["seeker_id"].startswith("anon-")}
-    message = f"{scene.night_a.isoformat()}:{anon}:V1"
-    assert set(outbox) == {message, f"{scene.night_b.isoformat()}:{anon}:V2"}
+    message = offer_key(scene.night_a, anon, "V1")
+    assert set(outbox) == {message, offer_key(scene.night_b, anon, "V2")}
     assert [(r["to_number"], r["body"], r["explanation"], r["provider_sid"]) for r in outbox.values()] == [
         ("", "", {}, None)
     ] * 2
@@ -688,7 +689,7 @@ def test_a_gone_seekers_personal_data_goes_and_the_kpis_count_the_same(scene: Sc
         message,
     )
     assert hired["decision_reason"] is None and hired["explanation"] == {} and hired["decided_at"] is not None
-    assert items[f"{scene.night_a.isoformat()}:{quiet_anon[0]}:V3"]["status"] == "not_interested"
+    assert items[offer_key(scene.night_a, quiet_anon[0], "V3")]["status"] == "not_interested"
     assert [r["message_sid"] for r in op["sms_status_events"]] == ["SM3"]
 
     # the four others are untouched, down to the last row

@@ -107,6 +107,14 @@ def test_html_and_json_are_written_side_by_side_and_say_the_same(played: dict[st
     assert not list(written.html.parent.glob("*.part"))
 
 
+def test_the_routing_charts_name_channels_and_reasons_in_french(played: dict[str, Any]) -> None:
+    page = played["written"].html.read_text(encoding="utf-8")
+    by_reason = played["written"].data["routing"]["by_reason"]
+    assert {r["reason"] for r in by_reason} >= {"sms_default", "no_mobile"}
+    assert [r["reason"] for r in by_reason if r["reason"] in page] == []  # codes stay in the JSON file
+    assert "SMS · offre envoyée par SMS" in page and "conseiller · pas de télépho…" in page  # cut at 27 characters
+
+
 def test_the_night_read_matched_and_routed(played: dict[str, Any]) -> None:
     data, settings = played["written"].data, played["settings"]
     with Warehouse.open(settings.warehouse, read_only=True) as wh:

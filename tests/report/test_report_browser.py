@@ -80,7 +80,7 @@ def test_report_renders_offline_readable_and_accessible(written: Report, browser
 
 def test_the_picture_is_rendered_with_nothing_fetched(written: Report, tmp_path: Path) -> None:
     # in a process of its own: Playwright's sync API does not nest in the browser fixture's
-    png = tmp_path / "tremplin.report.png"
+    png = tmp_path / "report.png"
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         refused = pool.submit(screenshot, written.html, png).result(timeout=120)
     assert refused == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors.opstore import OpStore
-from connectors.optables import conversations, inbound_messages, screening_answers, sms_outbox
+from connectors.optables import conversations, inbound_messages, offer_key, screening_answers, sms_outbox
 from tests.support.outbox import MONDAY_10H_PARIS, kinds, outbox_row, queue_items, statuses
 from tremplin.settings import Settings
 from tremplin.sms import text as sms_text
@@ -30,7 +30,7 @@ def store(settings: Settings) -> OpStore:
 
 
 def offer(store: OpStore, vacancy: str, *, ref: int, sent_at: datetime, status: str = "sent") -> str:
-    key = f"{sent_at.date().isoformat()}:S1:{vacancy}"
+    key = offer_key(sent_at.date(), "S1", vacancy)
     row = outbox_row(
         1,
         message_id=key,

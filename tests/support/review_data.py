@@ -17,6 +17,7 @@ from connectors.optables import (
     conversations,
     counsellor_queue,
     inbound_messages,
+    offer_key,
     published_runs,
     screening_answers,
     seekers,
@@ -77,7 +78,7 @@ def item(
     n: int, seeker_id: str, agency: str, vacancy_id: str, *, queue: str, reason: str, score: float, **extra: Any
 ) -> dict[str, Any]:
     return {
-        "item_id": f"{NIGHT.isoformat()}:{seeker_id}:{vacancy_id}",
+        "item_id": offer_key(NIGHT, seeker_id, vacancy_id),
         "run_date": extra.pop("run_date", NIGHT),
         "agency_id": agency,
         "seeker_id": seeker_id,
@@ -263,4 +264,4 @@ def build(store: OpStore) -> dict[str, User]:
 
 
 def item_id(seeker_id: str, vacancy_id: str) -> str:
-    return f"{NIGHT.isoformat()}:{seeker_id}:{vacancy_id}"
+    return offer_key(NIGHT, seeker_id, vacancy_id)

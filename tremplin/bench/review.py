@@ -45,6 +45,7 @@ from connectors.optables import (
     agencies,
     counsellor_queue,
     inbound_messages,
+    offer_key,
     published_runs,
     seekers,
     vacancies,
@@ -289,7 +290,7 @@ def seed_store(store: OpStore, *, items: int, seed: int, data_dir: Path, assigne
             created = published - timedelta(days=age, seconds=rng.randrange(600))
             queue = _weighted(rng, QUEUE_WEIGHTS)
             status = OPEN if rng.random() < 0.9 - 0.015 * age else _weighted(rng, WORKED)
-            item_id = f"{night.isoformat()}:{sid}:{vid}"
+            item_id = offer_key(night, sid, vid)
             worked = status != OPEN
             decided = status in (PUT_FORWARD, HIRED, NOT_INTERESTED, WRONG_MATCH)
             touched = created + timedelta(hours=rng.randint(3, 24 * max(1, age)))

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from tremplin.dev.serve_process import free_port
 from tremplin.errors import TremplinError
+from tremplin.ops.airflow import WAREHOUSE_POOL
 from tremplin.settings import PROJECT_ROOT, SECRETS, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
@@ -109,7 +110,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 # --- Airflow's own components: metadata database, pool, API server, DAG processor, scheduler ------------------
 
-POOL = "tremplin_warehouse"
 POOL_SLOTS = 1
 POOL_DESCRIPTION = "The DuckDB warehouse: one task at a time opens it (DuckDB locks the file per process)"
 COMPONENTS = ("api-server", "dag-processor", "scheduler")
@@ -250,7 +250,7 @@ class LocalAirflow:
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         self._airflow(["db", "migrate"])
-        self._airflow(["pools", "set", POOL, str(POOL_SLOTS), POOL_DESCRIPTION])
+        self._airflow(["pools", "set", WAREHOUSE_POOL, str(POOL_SLOTS), POOL_DESCRIPTION])
         arguments = {
             "api-server": ["--apps", "execution", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
             "dag-processor": [],

@@ -13,7 +13,7 @@ import polars as pl
 
 from connectors import optables
 from connectors.opstore import OpStore
-from connectors.optables import QUEUED, counsellor_queue, sms_outbox
+from connectors.optables import QUEUED, TO_CALL, counsellor_queue, offer_key, queue_item, sms_outbox
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from matching import columns as c
@@ -21,26 +21,11 @@ from matching.explain import EXPLANATION, MATCHED_LABELS, MISSING_LABELS, with_e
 from matching.history import PAIR
 from matching.normalize import LABEL
 from tremplin import clock
+from tremplin.labels import contract_label, working_time_label
 from tremplin.nightly.common import reference
 from tremplin.nightly.route import ONE_DAY, offers_by_night
 from tremplin.settings import Settings
 from tremplin.sms.text import encoding, render_offer, segments
-
-WORKING_TIME_FR = {c.FULL_TIME: "temps plein", c.PART_TIME: "temps partiel"}
-# France Travail contract codes (typeContrat) as a seeker reads them in an SMS
-CONTRACT_FR = {
-    "MIS": "intérim",
-    "SAI": "saisonnier",
-    "LIB": "libéral",
-    "FRA": "franchise",
-    "CCE": "commercial",
-    "DIN": "CDI intérimaire",
-    "DDI": "CDD d'insertion",
-    "TTI": "intérim d'insertion",
-    "DDT": "CDD tremplin",
-    "REP": "reprise d'entreprise",
-}
-
 
 PUBLISH_BATCH = 200_000  # offers (and offered seekers) written at a time: memory follows this, not the night
 
@@ -126,7 +111,7 @@ def _publish_offers(
             earlier[phone] = earlier.get(phone, 0) + count - upto.get(phone, 0)
     sms_rows, queue_rows = [], []
     for offer in offers.iter_rows(named=True):
-        key = f"{run_date.isoformat()}:{offer[c.SEEKER_ID]}:{offer[c.VACANCY_ID]}"
+        key = offer_key(run_date, offer[c.SEEKER_ID], offer[c.VACANCY_ID])
         explanation = _explanation(offer)
         if offer[c.CHANNEL] == c.CHANNEL_SMS:
             # 1, 2, ... per phone number, so that "OUI 2" answers the second offer even after a third
@@ -137,8 +122,8 @@ def _publish_offers(
                 title=offer[c.TITLE],
                 commune=names.get(offer["vacancy_commune"], offer["vacancy_commune"]),
                 distance_km=offer[c.DISTANCE_KM],
-                contract=CONTRACT_FR.get(offer[c.CONTRACT_TYPE], offer[c.CONTRACT_TYPE]),
-                hours=WORKING_TIME_FR.get(offer[c.WORKING_TIME], offer[c.WORKING_TIME]),
+                contract=contract_label(offer[c.CONTRACT_TYPE]),
+                hours=working_time_label(offer[c.WORKING_TIME]),
                 matched_skills=len(offer[c.MATCHED_SKILLS]),
                 sender=settings.sms_sender,
                 ref=reply_ref,
@@ -166,20 +151,18 @@ def _publish_offers(
             )
         else:
             queue_rows.append(
-                {
-                    "item_id": key,
-                    "run_date": run_date,
-                    "agency_id": offer[c.AGENCY_ID],
-                    "seeker_id": offer[c.SEEKER_ID],
-                    "vacancy_id": offer[c.VACANCY_ID],
-                    "queue": "to_call",
-                    "reason": offer[c.REASON],
-                    "score": offer[c.SCORE],
-                    "explanation": explanation,
-                    "status": "open",
-                    "created_at": now,
-                    "version": 1,
-                }
+                queue_item(
+                    item_id=key,
+                    run_date=run_date,
+                    agency_id=offer[c.AGENCY_ID],
+                    seeker_id=offer[c.SEEKER_ID],
+                    vacancy_id=offer[c.VACANCY_ID],
+                    queue=TO_CALL,
+                    reason=offer[c.REASON],
+                    score=offer[c.SCORE],
+                    explanation=explanation,
+                    created_at=now,
+                )
             )
     return {
         "sms_offers": len(sms_rows),

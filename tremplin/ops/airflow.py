@@ -21,18 +21,37 @@ Every callback catches everything: a failure to notify is logged and never hides
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
-
-# the definition modules, not airflow.sdk: its type stub (3.3.2) omits the deadline classes
-from airflow.sdk.definitions.callback import SyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+import os
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tremplin.ops.alerts import Alert, alert_settings, late_after, now_in, send_alert, trim
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.deadline import DeadlineAlert
 
 log = logging.getLogger(__name__)
 
 FINISHED = ("success", "failed")
+
+# One slot (tremplin.dev.airflow_runner creates it): DuckDB holds a file lock per process, so the tasks that open
+# the warehouse, read-only or not, take turns; the shards, which read Parquet only, run beside each other.
+WAREHOUSE_POOL = "tremplin_warehouse"
+
+
+def default_args(*, retries: int, retry_delay_seconds: float) -> dict[str, Any]:
+    """A DAG's ``default_args``: its owner, the failure alert and its retries.
+
+    Retries are the operators' setting: ``TREMPLIN_TASK_RETRIES`` and ``TREMPLIN_RETRY_DELAY_SECONDS`` (read
+    from the environment, no I/O; tests shorten the delay) override the DAG's own ``retries`` and
+    ``retry_delay_seconds``.
+    """
+    return {
+        "owner": "tremplin-ops",
+        "retries": int(os.environ.get("TREMPLIN_TASK_RETRIES", retries)),
+        "retry_delay": timedelta(seconds=float(os.environ.get("TREMPLIN_RETRY_DELAY_SECONDS", retry_delay_seconds))),
+        "on_failure_callback": on_task_failure,  # once a task has failed after its retries: alert ops
+    }
 
 
 def on_task_failure(context: Any) -> None:
@@ -126,6 +145,11 @@ def late_deadline(raw_minutes: str | None) -> DeadlineAlert | None:
     """
     if (raw_minutes or "").strip().lower() == "off":
         return None
+    # imported here, so that the runner and the DAG files read WAREHOUSE_POOL and default_args without Airflow's
+    # set-up; the definition modules, not airflow.sdk: its type stub (3.3.2) omits the deadline classes
+    from airflow.sdk.definitions.callback import SyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
     interval = late_after(raw_minutes)
     minutes = interval.total_seconds() / 60
     return DeadlineAlert(

@@ -9,13 +9,8 @@ from connectors.warehouse import Warehouse
 from matching import columns as c
 from matching.explain import EXPLANATION, MATCHED_LABELS, MISSING_LABELS, with_explanations
 from tremplin.errors import TremplinError
+from tremplin.labels import relation_label
 from tremplin.settings import Settings
-
-RELATION_FR = {
-    "same_sheet": "le métier que vous recherchez",
-    "mobility": "un métier proche (mobilité ROME)",
-    "other": "un autre métier",
-}
 
 
 def latest_night(settings: Settings, seeker_id: str) -> date:
@@ -67,7 +62,7 @@ def explain_seeker(settings: Settings, seeker_id: str, run_date: date) -> str:
             f"#{m[c.RANK]} {m[c.VACANCY_ID]} {m[c.TITLE]} ({m['vacancy_commune']}, {m[c.DISTANCE_KM]:.1f} km, "
             f"{m[c.CONTRACT_TYPE]}) score {m[c.SCORE]:.3f}{offered}",
             f"   = {settings.weight_skill:g} x skills {m[c.SKILL_SCORE]:.3f} + {settings.weight_occupation:g} x "
-            f"occupation {m[c.OCCUPATION_SCORE]:.2f} ({RELATION_FR.get(m[c.OCCUPATION_RELATION], '')}) + "
+            f"occupation {m[c.OCCUPATION_SCORE]:.2f} ({relation_label(m[c.OCCUPATION_RELATION])}) + "
             f"{settings.weight_distance:g} x distance {m[c.DISTANCE_SCORE]:.3f}",
             "   matched skills: " + ("; ".join(m[MATCHED_LABELS]) or "none"),
             "   missing required skills: " + ("; ".join(m[MISSING_LABELS]) or "none"),

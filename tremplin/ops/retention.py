@@ -45,6 +45,7 @@ from connectors.optables import (
     counsellor_queue,
     inbound_messages,
     notes,
+    offer_key,
     screening_answers,
     seekers,
     sms_outbox,
@@ -273,7 +274,7 @@ def _opstore_seekers(
         for name, table, where in deletions:
             _delete(conn, table, where, name)
         # ids made of "night:seeker:vacancy" are rebuilt around the pseudonym (they are keys elsewhere too)
-        renamed = {r.message_id: _offer_id(r.run_date, _pseudonym(key, r.seeker_id), r.vacancy_id) for r in outbox}
+        renamed = {r.message_id: offer_key(r.run_date, _pseudonym(key, r.seeker_id), r.vacancy_id) for r in outbox}
         if outbox:
             conn.execute(
                 sa.update(sms_outbox)
@@ -305,7 +306,7 @@ def _opstore_seekers(
                 [
                     {
                         "old_id": r.item_id,
-                        "new_id": _offer_id(r.run_date, _pseudonym(key, r.seeker_id), r.vacancy_id),
+                        "new_id": offer_key(r.run_date, _pseudonym(key, r.seeker_id), r.vacancy_id),
                         "pseudonym": _pseudonym(key, r.seeker_id),
                         "new_conversation": renamed.get(r.conversation_id) if r.conversation_id else None,
                     }
@@ -313,11 +314,6 @@ def _opstore_seekers(
                 ],
             )
     return gone
-
-
-def _offer_id(run_date: date, seeker_id: str, vacancy_id: str) -> str:
-    """The key publish gives an offer (SMS message and counsellor item alike)."""
-    return f"{run_date.isoformat()}:{seeker_id}:{vacancy_id}"
 
 
 def _delete(conn: Connection, table: sa.Table, where: Any, name: str) -> None:

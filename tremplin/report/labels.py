@@ -1,4 +1,6 @@
-"""French wording of the report (ops read it in French)."""
+"""French wording of the report's own vocabulary: the fairness audit's dimensions and metrics (ops read it in
+French). The codes the report shares with the pages and the SMS (channels, reasons...) are worded in
+``tremplin.labels``."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ METRICS = {
     "reply_rate": "taux de réponse aux SMS",
     "positive_rate": "issue positive (OUI, présenté, recruté)",
 }
-CHANNELS = {"sms": "SMS", "counsellor": "conseiller", "suppressed": "rien ce soir"}
 DIMENSIONS_SHORT = {
     "gender": "sexe",
     "age_band": "âge",

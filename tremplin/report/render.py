@@ -8,9 +8,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from tremplin.labels import channel_label, reason_label
 from tremplin.oversight.columns import ALL_AGENCIES
 from tremplin.report import charts
-from tremplin.report.labels import CHANNELS, DIMENSIONS, METRICS
+from tremplin.report.labels import DIMENSIONS, METRICS
 
 MAX_BARS = 15
 HALF = 480  # charts shown two abreast
@@ -28,10 +29,6 @@ def _percent(value: Any) -> str:
     return "–" if value is None else _number(100 * value, 1) + " %"
 
 
-def _channel(name: str) -> str:
-    return CHANNELS.get(name, name)
-
-
 def _agency(entry: dict[str, Any]) -> str:
     """The agency's name, with its id unless the name already says it."""
     name, ident = entry["name"], entry["agency_id"]
@@ -43,7 +40,7 @@ def _environment() -> Environment:
     env.filters["n"] = _number
     env.filters["pct"] = _percent
     env.filters["agency"] = _agency
-    env.globals.update(dimensions=DIMENSIONS, metrics=METRICS, channels=CHANNELS)
+    env.globals.update(dimensions=DIMENSIONS, metrics=METRICS)
     return env
 
 
@@ -59,12 +56,15 @@ def _charts(data: dict[str, Any]) -> dict[str, Markup | dict[str, Markup]]:
             width=HALF,
         ),
         "routing": charts.bars(
-            [(_channel(k), v) for k, v in sorted(data["routing"]["by_channel"].items())],
+            [(channel_label(k), v) for k, v in sorted(data["routing"]["by_channel"].items())],
             title="Demandeurs par canal",
             width=HALF,
         ),
         "reasons": charts.bars(
-            [(f"{_channel(r['channel'])} · {r['reason']}", r["seekers"]) for r in data["routing"]["by_reason"]],
+            [
+                (f"{channel_label(r['channel'])} · {reason_label(r['reason'])}", r["seekers"])
+                for r in data["routing"]["by_reason"]
+            ],
             title="Demandeurs par canal et motif",
             width=HALF,
         ),
@@ -116,5 +116,5 @@ def _fairness_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple[str, st
 
 def render(data: dict[str, Any]) -> str:
     """The page for the report's data (see :func:`report.collect.collect`)."""
-    template = _environment().get_template("tremplin.report.html")
+    template = _environment().get_template("report.html")
     return template.render(data=data, charts=_charts(data), fairness=_fairness_groups(data["fairness"]["rows"]))

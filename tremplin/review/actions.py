@@ -33,14 +33,10 @@ from tremplin.review.accounts import User
 
 q = counsellor_queue
 
-# contact outcomes; only "reached" counts as contact (it also stops SMS still queued for the seeker)
+# contact outcomes, in the order the form offers them (their wording: tremplin.labels); only "reached" counts as
+# contact (it also stops SMS still queued for the seeker)
 REACHED = "reached"
-OUTCOMES = {
-    REACHED: "joint(e)",
-    "no_answer": "pas de réponse",
-    "voicemail": "message laissé",
-    "wrong_number": "numéro erroné",
-}
+OUTCOMES = (REACHED, "no_answer", "voicemail", "wrong_number")
 # action -> (statuses it applies to, status after; None keeps the status), in the order a counsellor meets
 # them on an item's page
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {

@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.opstore import OpStore
 from connectors.optables import QUEUES
-from tremplin.review import actions, labels
+from tremplin import labels
+from tremplin.review import actions
 from tremplin.review.deps import SignInRequired, when_text
 from tremplin.review.routes import queues, records, signin
 from tremplin.settings import Settings

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.opstore import OpStore
 from connectors.optables import QUEUES
-from tremplin import clock
-from tremplin.review import actions, labels, queries
+from tremplin import clock, labels
+from tremplin.review import actions, queries
 from tremplin.review.accounts import Session
 from tremplin.review.deps import CheckedForm, SignedIn, Store, When, current_session, page
 

@@ -15,8 +15,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from connectors.opstore import OpStore
-from tremplin import clock
-from tremplin.review import actions, labels, queries
+from tremplin import clock, labels
+from tremplin.review import actions, queries
 from tremplin.review.accounts import Session
 from tremplin.review.deps import Config, SignedIn, Store, When, current_session, page
 from tremplin.settings import Settings
