@@ -15,8 +15,8 @@ from matching.normalize import CONCEPT_ID, QUERY_ID, TEXT, TaxonomyIndex
 def profile_codes(
     profiles: pl.DataFrame,
     *,
-    sheets: pl.Series,
-    items: pl.Series,
+    sheet_codes: pl.Series,
+    item_codes: pl.Series,
     core_items: pl.DataFrame,
     indexes: tuple[TaxonomyIndex, TaxonomyIndex],
     min_score: float,
@@ -24,12 +24,12 @@ def profile_codes(
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill.
 
-    ``sheets`` and ``items``: the taxonomy's known sheet and item codes; ``core_items``: (sheet, item) pairs of
+    ``sheet_codes`` and ``item_codes``: the taxonomy's known sheet and item codes; ``core_items``: (sheet, item) pairs of
     core skills; ``indexes``: the title and skill indexes; ``min_score``: below it a term stays unresolved;
     ``memo``: the (term, code) of the titles and skills earlier batches searched, read and extended (code
     null: no concept close enough)."""
-    known_sheets = sheets.implode()
-    known_items = items.implode()
+    known_sheets = sheet_codes.implode()
+    known_items = item_codes.implode()
 
     def split(column: str, known: pl.Series) -> pl.DataFrame:
         return (

@@ -13,12 +13,14 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from connectors.opstore import OpStore
 from connectors.optables import TO_CALL, counsellor_queue, sms_outbox
 from connectors.reference import Reference
 from connectors.warehouse import Warehouse
 from tests.conftest import REAL_OFFERS
+from tests.support.clock import night_of
 from tremplin.dev.generate import generate
 from tremplin.errors import IncompleteNight
 from tremplin.nightly import tasks
@@ -51,7 +53,8 @@ def played(tmp_path_factory: pytest.TempPathFactory, reference: Reference, data_
     day = settings.inbox / MONDAY.isoformat()
     generate(reference, seekers=3_000, vacancies=800, seed=11, out_dir=day)
     shutil.copy(REAL_OFFERS, day / "offres.jsonl")
-    tasks.run_night(settings, MONDAY)
+    with time_machine.travel(night_of(MONDAY)):  # the night stamps its queue items at 02:00, not today
+        tasks.run_night(settings, MONDAY)
     dispatch(settings, now=NINE)
     store = OpStore(settings.opstore)
     outbox = sorted(store.table_rows(sms_outbox), key=lambda r: r["message_id"])

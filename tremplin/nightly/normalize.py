@@ -64,8 +64,8 @@ def normalize_profiles(
     """``matching.profiles.profile_codes`` on the reference data; ``indexes`` default to ROME's, lexical."""
     return profile_codes(
         profiles,
-        sheets=ref.rome.sheets.get_column(c.ROME_CODE),
-        items=ref.rome.items.get_column("item_code"),
+        sheet_codes=ref.rome.sheets.get_column(c.ROME_CODE),
+        item_codes=ref.rome.items.get_column("item_code"),
         core_items=ref.rome.core_items,
         indexes=indexes or (title_index(ref), skill_index(ref)),
         min_score=MIN_NORMALIZE_SCORE,
