@@ -19,6 +19,22 @@ from tremplin.errors import WarehouseError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
+# every table of the warehouse, created (if it does not exist) by ``migrate`` in this order
+CREATE_STATEMENTS = (
+    "create_feedback",
+    "create_ingest_stats",
+    "create_matches",
+    "create_quarantine",
+    "create_routing",
+    "create_run_manifest",
+    "create_run_steps",
+    "create_seeker_codes",
+    "create_seeker_protected",
+    "create_seekers",
+    "create_shortlists",
+    "create_vacancies",
+)
+
 
 class WarehouseSettings(Protocol):
     """What ``Warehouse.of`` reads from the run's settings (``tremplin.settings.Settings``)."""
@@ -81,8 +97,8 @@ class Warehouse:
 
     def migrate(self) -> None:
         """Create every table that does not exist yet (``sql/create_*.sql``)."""
-        for path in sorted(SQL_DIR.glob("create_*.sql")):
-            self.execute(path.stem)
+        for name in CREATE_STATEMENTS:
+            self.execute(name)
 
     def _run(
         self,
