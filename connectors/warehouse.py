@@ -1,6 +1,7 @@
 """The one gateway to the DuckDB warehouse.
 
-SQL lives in ``sql/<verb_object>.sql``, one statement per file, values bound as parameters. Frames are
+SQL lives in ``sql/<verb_object>.sql``, one statement per file, values bound as parameters; the wheel ships
+``sql/`` as the package ``tremplin.sql``, read through ``importlib.resources``. Frames are
 passed in by name (registered as views for the statement) and results come back as polars frames.
 A failing statement raises :class:`WarehouseError` naming the statement.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +19,25 @@ import polars as pl
 
 from tremplin.errors import WarehouseError
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# sql/ at the top of the repository, mapped into the package tremplin.sql (pyproject.toml): the same files
+# from a checkout, an editable install or a wheel
+SQL_PACKAGE = "tremplin.sql"
+
+# every table of the warehouse, created (if it does not exist) by ``migrate`` in this order
+CREATE_STATEMENTS = (
+    "create_feedback",
+    "create_ingest_stats",
+    "create_matches",
+    "create_quarantine",
+    "create_routing",
+    "create_run_manifest",
+    "create_run_steps",
+    "create_seeker_codes",
+    "create_seeker_protected",
+    "create_seekers",
+    "create_shortlists",
+    "create_vacancies",
+)
 
 
 class WarehouseSettings(Protocol):
@@ -32,10 +52,10 @@ class WarehouseSettings(Protocol):
 
 def statement(name: str) -> str:
     """The text of ``sql/<name>.sql``."""
-    path = SQL_DIR / f"{name}.sql"
-    if not path.is_file():
-        raise WarehouseError(f"no SQL statement named {name!r} ({path} not found)")
-    return path.read_text(encoding="utf-8")
+    resource = files(SQL_PACKAGE).joinpath(f"{name}.sql")
+    if not resource.is_file():
+        raise WarehouseError(f"no SQL statement named {name!r} ({resource} not found)")
+    return resource.read_text(encoding="utf-8")
 
 
 class Warehouse:
@@ -81,8 +101,8 @@ class Warehouse:
 
     def migrate(self) -> None:
         """Create every table that does not exist yet (``sql/create_*.sql``)."""
-        for path in sorted(SQL_DIR.glob("create_*.sql")):
-            self.execute(path.stem)
+        for name in CREATE_STATEMENTS:
+            self.execute(name)
 
     def _run(
         self,

@@ -34,7 +34,7 @@ from connectors.opstore import OpStore
 from connectors.optables import SENDING, SENT, metadata, sms_outbox
 from connectors.reference import Reference
 from connectors.sms import RecordingGateway, SentMessage
-from connectors.warehouse import SQL_DIR, Warehouse
+from connectors.warehouse import CREATE_STATEMENTS, Warehouse
 from tests.conftest import REAL_OFFERS
 from tests.support.clock import night_of
 from tremplin.dev.airflow_runner import settings_env
@@ -44,7 +44,7 @@ from tremplin.settings import PROJECT_ROOT, Settings
 from tremplin.sms.dispatch import dispatch, dispatch_now
 
 NIGHT = date(2026, 11, 23)  # a Monday
-WAREHOUSE_TABLES = sorted(p.stem.removeprefix("create_") for p in SQL_DIR.glob("create_*.sql"))
+WAREHOUSE_TABLES = sorted(name.removeprefix("create_") for name in CREATE_STATEMENTS)
 # When a step ran, not what it found: the run id, recorded times, and step results holding timings in seconds
 RUN_TIMES = {"run_manifest": ("run_id", "started_at", "finished_at"), "run_steps": ("finished_at", "result_json")}
 # The operational store's recorded times (a feed closure is written again, with its time, at each publish)

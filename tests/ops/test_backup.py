@@ -30,7 +30,7 @@ from connectors.opstore import OpStore
 from connectors.optables import audit_events, counsellor_queue, metadata, sms_outbox, suppression
 from connectors.reference import Reference
 from connectors.sms import RecordingGateway
-from connectors.warehouse import SQL_DIR, Warehouse
+from connectors.warehouse import CREATE_STATEMENTS, Warehouse
 from tests.conftest import REAL_OFFERS
 from tests.support.outbox import MONDAY_10H_PARIS, outbox_row
 from tremplin.cli import app
@@ -46,7 +46,7 @@ from tremplin.sms.dispatch import dispatch
 NIGHT = date(2026, 11, 23)
 MONDAY_10H = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SECRET = "pw-7c1e-not-for-files"
-WAREHOUSE_TABLES = sorted(p.stem.removeprefix("create_") for p in SQL_DIR.glob("create_*.sql"))
+WAREHOUSE_TABLES = sorted(name.removeprefix("create_") for name in CREATE_STATEMENTS)
 runner = CliRunner()
 
 

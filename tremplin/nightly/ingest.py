@@ -82,7 +82,10 @@ def _ingest_file(
                 raw, file=name, communes=ref.communes, rome_codes=ref.rome.sheets.get_column(c.ROME_CODE)
             )
         if checked.good.height:
-            step = f"append_file_{kind}" if staged else f"stage_file_{kind}"
+            if seekers:
+                step = "append_file_seekers" if staged else "stage_file_seekers"
+            else:
+                step = "append_file_vacancies" if staged else "stage_file_vacancies"
             numbered = checked.good.with_columns(pl.lit(number, dtype=pl.Int32).alias("batch"))
             wh.execute(step, None, {f"batch_{kind}": numbered})
             staged += 1

@@ -358,8 +358,18 @@ def _record(store: OpStore, result: dict[str, Any], at: datetime) -> None:
 
 # --- warehouse -----------------------------------------------------------------------------------------
 
-PSEUDONYMIZE = ("matches", "routing", "feedback", "shortlists")
-DELETE_GONE = ("seekers", "seeker_codes", "seeker_protected")
+# table -> the statement that pseudonymizes it, or deletes a gone seeker's rows from it
+PSEUDONYMIZE = {
+    "matches": "pseudonymize_matches",
+    "routing": "pseudonymize_routing",
+    "feedback": "pseudonymize_feedback",
+    "shortlists": "pseudonymize_shortlists",
+}
+DELETE_GONE = {
+    "seekers": "delete_gone_seekers",
+    "seeker_codes": "delete_gone_seeker_codes",
+    "seeker_protected": "delete_gone_seeker_protected",
+}
 
 
 def _warehouse(
@@ -376,10 +386,10 @@ def _warehouse(
         return
     with wh.transaction():
         if staged.height:
-            for table in PSEUDONYMIZE:
-                wh.execute(f"pseudonymize_{table}", None, frames)
-            for table in DELETE_GONE:
-                wh.execute(f"delete_gone_{table}", None, frames)
+            for name in PSEUDONYMIZE.values():
+                wh.execute(name, None, frames)
+            for name in DELETE_GONE.values():
+                wh.execute(name, None, frames)
         wh.execute("delete_old_quarantine", {"quarantine_before": cut.quarantine_before})
         wh.execute("delete_old_run_manifests", {"manifests_before": cut.manifests_before})
         wh.execute("delete_old_ingest_stats", {"manifests_before": cut.manifests_before})
