@@ -24,10 +24,10 @@ def profile_codes(
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Codes per seeker: known codes kept, free text resolved, core items of the sheets when no skill.
 
-    ``sheet_codes`` and ``item_codes``: the taxonomy's known sheet and item codes; ``core_items``: (sheet, item) pairs of
-    core skills; ``indexes``: the title and skill indexes; ``min_score``: below it a term stays unresolved;
-    ``memo``: the (term, code) of the titles and skills earlier batches searched, read and extended (code
-    null: no concept close enough)."""
+    ``sheet_codes`` and ``item_codes``: the taxonomy's known sheet and item codes; ``core_items``: (sheet,
+    item) pairs of core skills; ``indexes``: the title and skill indexes; ``min_score``: below it a term stays
+    unresolved; ``memo``: the (term, code) of the titles and skills earlier batches searched, read and extended
+    (code null: no concept close enough)."""
     known_sheets = sheet_codes.implode()
     known_items = item_codes.implode()
 
